@@ -1,0 +1,86 @@
+"""The coordinate-ascent fit loop shared by every skvi estimator.
+
+The loop knows nothing of any model: it owns the restarts (``n_init``), the iterations
+(``max_iter``), the convergence test (``tol`` on the change of the ELBO *per sample*), the
+choice of the best restart, ``warm_start``, ``verbose`` printing and the
+``ConvergenceWarning``, and it sets ``lower_bound_``, ``lower_bounds_``, ``n_iter_`` and
+``converged_``. A model provides four hooks:
+
+``_initialize(X, sample_weight, random_state) -> float``
+    Set a starting variational distribution; return its ELBO.
+``_cavi_step(X, sample_weight) -> float``
+    One sweep of coordinate ascent over every factor; return the ELBO after it.
+``_get_parameters() -> dict`` / ``_set_parameters(dict)``
+    Save and restore the variational parameters (for the best of ``n_init`` restarts).
+"""
+
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+
+class VariationalEstimator(BaseEstimator):
+    """Base class owning the CAVI fit loop (see the module docstring)."""
+
+    def _fit_loop(self, X, sample_weight, n_samples_eff):
+        """Run ``n_init`` restarts of at most ``max_iter`` sweeps; keep the best.
+
+        Convergence: ``|ELBO_t - ELBO_{t-1}| / n_samples_eff < tol``, where
+        ``n_samples_eff`` is the sum of the sample weights.
+        """
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        random_state = check_random_state(self.random_state)
+        scale = max(float(n_samples_eff), np.finfo(float).tiny)
+
+        best_bound, best = -np.inf, None
+        for init in range(n_init):
+            t0 = time.perf_counter()
+            if self.verbose:
+                print(f"Initialization {init}")
+            if do_init:
+                bound = self._initialize(X, sample_weight, random_state)
+            else:
+                bound = self.lower_bound_
+            history, converged, n_iter = [], False, 0
+            for n_iter in range(1, self.max_iter + 1):
+                previous = bound
+                bound = self._cavi_step(X, sample_weight)
+                history.append(bound)
+                change = (bound - previous) / scale
+                if self.verbose and n_iter % self.verbose_interval == 0:
+                    msg = f"  Iteration {n_iter}\t ELBO {bound:.10g}\t change/sample {change:.3e}"
+                    if self.verbose >= 2:
+                        msg += f"\t time {time.perf_counter() - t0:.3f}s"
+                    print(msg)
+                if abs(change) < self.tol:
+                    converged = True
+                    break
+            if self.verbose:
+                status = "converged" if converged else "did not converge"
+                print(
+                    f"Initialization {status}. time {time.perf_counter() - t0:.3f}s "
+                    f"ELBO {bound:.10g}"
+                )
+            if best is None or bound > best_bound:
+                best_bound = bound
+                best = (self._get_parameters(), history, n_iter, converged)
+
+        params, history, n_iter, converged = best
+        self._set_parameters(params)
+        if not converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        self.lower_bound_ = float(best_bound)
+        self.lower_bounds_ = np.asarray(history, dtype=float)
+        self.n_iter_ = n_iter
+        self.converged_ = converged
+        return self

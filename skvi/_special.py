@@ -1,0 +1,568 @@
+"""Special functions, log-normalisers and KL divergences shared by all skvi models.
+
+Every function here is a serial nopython kernel compiled with :func:`skvi._jit.jit`, so it
+can be called from Python (scalars, NumPy scalars and arrays) and from inside any other
+``@jit`` kernel. All arithmetic is done in float64.
+
+Equation numbers refer to Appendix B of C. M. Bishop, *Pattern Recognition and Machine
+Learning* (Springer, 2006), abbreviated PRML.
+
+Parameterisations
+-----------------
+``Beta(mu | a, b)``
+    ``Gamma(a + b) / (Gamma(a) Gamma(b)) mu^(a-1) (1-mu)^(b-1)`` (PRML B.6).
+``Dir(mu | alpha)``
+    ``C(alpha) prod_k mu_k^(alpha_k - 1)`` (PRML B.16, B.23).
+``Gam(tau | a, b)``
+    ``b^a tau^(a-1) exp(-b tau) / Gamma(a)`` with *rate* ``b`` (PRML B.26).
+``W(Lambda | W, nu)``
+    ``B(W, nu) |Lambda|^((nu-D-1)/2) exp(-tr(W^-1 Lambda) / 2)`` (PRML B.78, B.79).
+    Wishart functions take ``ln|W|`` (``log_det_scale``) rather than ``W`` itself, so the
+    caller computes the determinant once, typically with :func:`cholesky_log_det`.
+"""
+
+import math
+
+import numpy as np
+
+from ._jit import jit
+
+# Coefficients B_2k / (2k) of the asymptotic expansion
+#   psi(x) ~ ln x - 1/(2x) - sum_k B_2k / (2k x^2k),
+# for k = 1..7 (B_2 = 1/6, B_4 = -1/30, B_6 = 1/42, B_8 = -1/30, B_10 = 5/66,
+# B_12 = -691/2730, B_14 = 7/6).
+_C1 = 1.0 / 12.0
+_C2 = -1.0 / 120.0
+_C3 = 1.0 / 252.0
+_C4 = -1.0 / 240.0
+_C5 = 1.0 / 132.0
+_C6 = -691.0 / 32760.0
+_C7 = 1.0 / 12.0
+
+#: The asymptotic series is used for x >= _ASYMPTOTIC_MIN. At x = 10 the first omitted
+#: term, |B_16| / (16 x^16) ~ 4.4e-17, is below half an ulp of psi(10) ~ 2.25; shifting
+#: only to x >= 6 would leave an error of order 1e-13 whatever the number of terms.
+_ASYMPTOTIC_MIN = 10.0
+
+#: Double nearest to the positive zero x0 = 1.46163214496836234126... of psi.
+_ROOT = 1.4616321449683622
+#: psi(_ROOT) (not exactly 0 because _ROOT is rounded).
+_ROOT_VALUE = -9.241265521729427e-17
+#: Taylor coefficients of psi about _ROOT: psi^(k)(_ROOT) / k! = (-1)^(k+1) zeta(k+1, _ROOT)
+#: (Hurwitz zeta), k = 1..16, computed with mpmath at 50 digits.
+_ROOT_SERIES = np.array(
+    [
+        0.9676722454476212,
+        -0.4427631689835922,
+        0.2584997609556511,
+        -0.16394270544240658,
+        0.10782405069126241,
+        -0.07219956125645474,
+        0.04880428816414313,
+        -0.033161126474847376,
+        0.022597648232218118,
+        -0.01542476590494897,
+        0.010538791616612184,
+        -0.007204534386356875,
+        0.004926781395729858,
+        -0.0033698016554393312,
+        0.00230512632673493,
+        -0.001576936771430199,
+    ]
+)
+#: Half-width of the interval around _ROOT where the Taylor series is used. At |t| = 0.1
+#: the first omitted term is ~1e-19, while psi(_ROOT +- 0.1) ~ +-0.1.
+_ROOT_HALF_WIDTH = 0.1
+
+
+@jit
+def _digamma_positive(x):
+    """psi(x) for finite x > 0 (recurrence, then the asymptotic series)."""
+    t = x - _ROOT  # exact (Sterbenz) in the window below
+    if abs(t) < _ROOT_HALF_WIDTH:
+        # Near the zero, the recurrence + asymptotic series would return psi(x) ~ 0 as a
+        # difference of O(1) numbers: fine in absolute terms but with a relative error up
+        # to ~1e-12. The Taylor series keeps the relative error at the ulp level.
+        acc = 0.0
+        for k in range(_ROOT_SERIES.shape[0] - 1, -1, -1):
+            acc = acc * t + _ROOT_SERIES[k]
+        return _ROOT_VALUE + acc * t
+    # psi(x) = psi(x + n) - sum_{k=0}^{n-1} 1 / (x + k). The terms are summed from the
+    # smallest up and x + k is formed directly from x, so for tiny x the dominant -1/x is
+    # added last and carries a single rounding.
+    n = 0
+    if x < _ASYMPTOTIC_MIN:
+        n = int(np.ceil(_ASYMPTOTIC_MIN - x))
+    shift = 0.0
+    for k in range(n - 1, -1, -1):
+        shift += 1.0 / (x + k)
+    y = x + n
+    z = 1.0 / (y * y)
+    series = z * (_C1 + z * (_C2 + z * (_C3 + z * (_C4 + z * (_C5 + z * (_C6 + z * _C7))))))
+    return (math.log(y) - 0.5 / y - series) - shift
+
+
+@jit
+def digamma(x):
+    r"""Digamma function :math:`\psi(x) = \frac{d}{dx} \ln \Gamma(x)` (PRML B.25).
+
+    For ``x > 0`` the recurrence :math:`\psi(x) = \psi(x + 1) - 1/x` shifts the argument
+    to ``y = x + n >= 10``, where the asymptotic series
+
+    .. math::
+
+        \psi(y) \simeq \ln y - \frac{1}{2y} - \sum_{k=1}^{7} \frac{B_{2k}}{2k\, y^{2k}}
+
+    (:math:`B_{2k}` the Bernoulli numbers) is accurate to well below one ulp. Within 0.1
+    of the positive zero :math:`x_0 \approx 1.4616` of :math:`\psi`, a Taylor series about
+    :math:`x_0` (coefficients :math:`(-1)^{k+1}\zeta(k+1, x_0)`, Hurwitz zeta) is used
+    instead, so that the relative error stays small where :math:`\psi(x) \to 0`. For negative
+    non-integers the reflection formula :math:`\psi(x) = \psi(1 - x) - \pi / \tan(\pi x)`
+    is used, with :math:`\tan(\pi x)` evaluated on the exactly reduced argument
+    :math:`x - \mathrm{round}(x)`.
+
+    Parameters
+    ----------
+    x : float
+        Argument (Python or NumPy scalar, int or float).
+
+    Returns
+    -------
+    float
+        :math:`\psi(x)`. ``nan`` for ``nan``, ``-inf`` and non-positive integers (including
+        ``0.0`` and ``-0.0``; note that :func:`scipy.special.digamma` returns the one-sided
+        limits ``-inf`` at ``+0.0`` and ``+inf`` at ``-0.0`` instead); ``+inf`` for
+        ``+inf``. For ``x > 0`` the relative error is about 1e-15, including around the
+        zero :math:`x_0 \approx 1.4616` of :math:`\psi`, where a Taylor series about
+        :math:`x_0` is used. For ``x < 0`` the error is about 1e-15 in
+        :math:`\max(1, |\psi(x)|)` units, i.e. relative error grows near the zeros of
+        :math:`\psi` between consecutive poles.
+    """
+    x = float(x)
+    if x != x:
+        return np.nan
+    if x > 0.0:
+        if x == np.inf:
+            return np.inf
+        return _digamma_positive(x)
+    n = np.rint(x)
+    if x == n:  # 0, -0, negative integers and -inf: poles
+        return np.nan
+    # Reflection. With n the integer nearest to x, r = x - n in [-1/2, 1/2] is computed
+    # exactly (r = x when |x| < 1/2; otherwise x and n are multiples of ulp(x) and
+    # |r| <= |x|), and tan(pi x) = tan(pi r). Reducing with floor(x) instead would round
+    # x + 1 for tiny negative x and lose all relative accuracy of pi / tan(pi x) ~ 1/x.
+    r = x - n
+    return _digamma_positive(1.0 - x) - math.pi / math.tan(math.pi * r)
+
+
+@jit
+def digamma_array(x):
+    r"""Elementwise :func:`digamma` over an array of any shape.
+
+    Parameters
+    ----------
+    x : ndarray
+        Array of any shape, memory layout and real dtype.
+
+    Returns
+    -------
+    ndarray of float64
+        :math:`\psi(x)` elementwise, with the shape of ``x``.
+    """
+    out = np.empty(x.size, dtype=np.float64)
+    i = 0
+    for v in x.flat:  # C (row-major) index order whatever the memory layout
+        out[i] = digamma(v)
+        i += 1
+    return out.reshape(x.shape)
+
+
+@jit
+def log_dirichlet_norm(alpha):
+    r"""Log normaliser of a Dirichlet distribution (PRML B.23).
+
+    .. math::
+
+        \ln C(\boldsymbol\alpha) = \ln\Gamma(\hat\alpha) - \sum_k \ln\Gamma(\alpha_k),
+        \qquad \hat\alpha = \sum_k \alpha_k .
+
+    Parameters
+    ----------
+    alpha : ndarray of shape (n_components,)
+        Concentration parameters, all > 0.
+
+    Returns
+    -------
+    float
+        :math:`\ln C(\boldsymbol\alpha)`.
+    """
+    total = 0.0
+    lg = 0.0
+    for k in range(alpha.shape[0]):
+        a = float(alpha[k])
+        total += a
+        lg += math.lgamma(a)
+    return math.lgamma(total) - lg
+
+
+@jit
+def log_beta_norm(a, b):
+    r"""Log normaliser of a Beta distribution (PRML B.6).
+
+    .. math::
+
+        \ln \frac{\Gamma(a + b)}{\Gamma(a)\Gamma(b)} = -\ln \mathrm{B}(a, b).
+
+    Parameters
+    ----------
+    a, b : float
+        Shape parameters, > 0.
+
+    Returns
+    -------
+    float
+        :math:`\ln\Gamma(a+b) - \ln\Gamma(a) - \ln\Gamma(b)`.
+    """
+    a = float(a)
+    b = float(b)
+    return math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+
+
+@jit
+def log_gamma_norm(shape, rate):
+    r"""Log normaliser of a Gamma distribution in the rate parameterisation (PRML B.26).
+
+    For :math:`\mathrm{Gam}(\tau | a, b) = \frac{1}{\Gamma(a)} b^a \tau^{a-1} e^{-b\tau}`:
+
+    .. math::
+
+        \ln \frac{b^a}{\Gamma(a)} = a \ln b - \ln\Gamma(a).
+
+    Parameters
+    ----------
+    shape : float
+        Shape :math:`a > 0`.
+    rate : float
+        Rate :math:`b > 0` (inverse scale).
+
+    Returns
+    -------
+    float
+        :math:`a \ln b - \ln\Gamma(a)`.
+    """
+    shape = float(shape)
+    rate = float(rate)
+    return shape * math.log(rate) - math.lgamma(shape)
+
+
+@jit
+def log_wishart_norm(log_det_scale, dof, n_features):
+    r"""Log normaliser :math:`\ln B(\mathbf W, \nu)` of a Wishart distribution (PRML B.79).
+
+    .. math::
+
+        \ln B(\mathbf W, \nu) = -\frac{\nu}{2} \ln|\mathbf W| - \frac{\nu D}{2} \ln 2
+            - \frac{D(D-1)}{4} \ln\pi - \sum_{i=1}^{D} \ln\Gamma\left(\frac{\nu + 1 - i}{2}
+            \right).
+
+    Parameters
+    ----------
+    log_det_scale : float
+        :math:`\ln|\mathbf W|` of the scale matrix.
+    dof : float
+        Degrees of freedom :math:`\nu > D - 1`.
+    n_features : int
+        Dimension :math:`D`.
+
+    Returns
+    -------
+    float
+        :math:`\ln B(\mathbf W, \nu)`.
+    """
+    nu = float(dof)
+    d = float(n_features)
+    out = -0.5 * nu * float(log_det_scale) - 0.5 * nu * d * math.log(2.0)
+    out -= 0.25 * d * (d - 1.0) * math.log(math.pi)
+    # (nu + 1 - i) is formed as nu - (i - 1): nu + 1 would round away the low bits of a
+    # small nu, and lgamma is ill-conditioned (~ -ln x) near 0.
+    for i in range(1, int(n_features) + 1):
+        out -= math.lgamma(0.5 * (nu - (i - 1)))
+    return out
+
+
+@jit
+def expected_log_det_wishart(log_det_scale, dof, n_features):
+    r"""Expected log-determinant of a Wishart-distributed matrix (PRML B.81).
+
+    .. math::
+
+        \mathbb E[\ln|\boldsymbol\Lambda|] = \sum_{i=1}^{D} \psi\left(\frac{\nu + 1 - i}{2}
+            \right) + D \ln 2 + \ln|\mathbf W| .
+
+    Parameters
+    ----------
+    log_det_scale : float
+        :math:`\ln|\mathbf W|` of the scale matrix.
+    dof : float
+        Degrees of freedom :math:`\nu > D - 1`.
+    n_features : int
+        Dimension :math:`D`.
+
+    Returns
+    -------
+    float
+        :math:`\mathbb E[\ln|\boldsymbol\Lambda|]` under
+        :math:`\mathcal W(\boldsymbol\Lambda | \mathbf W, \nu)`.
+    """
+    nu = float(dof)
+    out = float(n_features) * math.log(2.0) + float(log_det_scale)
+    for i in range(1, int(n_features) + 1):
+        out += digamma(0.5 * (nu - (i - 1)))  # not nu + 1 - i: see log_wishart_norm
+    return out
+
+
+@jit
+def kl_dirichlet(alpha_q, alpha_p):
+    r"""KL divergence between two Dirichlet distributions.
+
+    Using :math:`\mathbb E_q[\ln\mu_k] = \psi(\alpha_{q,k}) - \psi(\hat\alpha_q)` (PRML
+    B.21):
+
+    .. math::
+
+        \mathrm{KL}(\mathrm{Dir}(\boldsymbol\alpha_q) \| \mathrm{Dir}(\boldsymbol\alpha_p))
+            = \ln C(\boldsymbol\alpha_q) - \ln C(\boldsymbol\alpha_p)
+            + \sum_k (\alpha_{q,k} - \alpha_{p,k}) \left(\psi(\alpha_{q,k})
+            - \psi(\hat\alpha_q)\right).
+
+    Parameters
+    ----------
+    alpha_q, alpha_p : ndarray of shape (n_components,)
+        Concentration parameters of :math:`q` and :math:`p`, all > 0.
+
+    Returns
+    -------
+    float
+        :math:`\mathrm{KL}(q \| p) \ge 0`.
+    """
+    total_q = 0.0
+    for k in range(alpha_q.shape[0]):
+        total_q += float(alpha_q[k])
+    psi_total = digamma(total_q)
+    cross = 0.0
+    for k in range(alpha_q.shape[0]):
+        aq = float(alpha_q[k])
+        cross += (aq - float(alpha_p[k])) * (digamma(aq) - psi_total)
+    return log_dirichlet_norm(alpha_q) - log_dirichlet_norm(alpha_p) + cross
+
+
+@jit
+def kl_beta(a_q, b_q, a_p, b_p):
+    r"""KL divergence between two Beta distributions.
+
+    .. math::
+
+        \mathrm{KL}(\mathrm{Beta}(a_q, b_q) \| \mathrm{Beta}(a_p, b_p))
+            = \ln\frac{\mathrm B(a_p, b_p)}{\mathrm B(a_q, b_q)}
+            + (a_q - a_p)\left(\psi(a_q) - \psi(a_q + b_q)\right)
+            + (b_q - b_p)\left(\psi(b_q) - \psi(a_q + b_q)\right).
+
+    This is :func:`kl_dirichlet` with two components.
+
+    Parameters
+    ----------
+    a_q, b_q, a_p, b_p : float
+        Shape parameters of :math:`q` and :math:`p`, > 0.
+
+    Returns
+    -------
+    float
+        :math:`\mathrm{KL}(q \| p) \ge 0`.
+    """
+    a_q = float(a_q)
+    b_q = float(b_q)
+    a_p = float(a_p)
+    b_p = float(b_p)
+    psi_total = digamma(a_q + b_q)
+    return (
+        log_beta_norm(a_q, b_q)
+        - log_beta_norm(a_p, b_p)
+        + (a_q - a_p) * (digamma(a_q) - psi_total)
+        + (b_q - b_p) * (digamma(b_q) - psi_total)
+    )
+
+
+@jit
+def kl_gamma(shape_q, rate_q, shape_p, rate_p):
+    r"""KL divergence between two Gamma distributions (rate parameterisation).
+
+    With :math:`\mathbb E_q[\ln\tau] = \psi(a_q) - \ln b_q` (PRML B.30) and
+    :math:`\mathbb E_q[\tau] = a_q / b_q`:
+
+    .. math::
+
+        \mathrm{KL}(\mathrm{Gam}(a_q, b_q) \| \mathrm{Gam}(a_p, b_p))
+            = \ln\frac{b_q^{a_q}}{\Gamma(a_q)} - \ln\frac{b_p^{a_p}}{\Gamma(a_p)}
+            + (a_q - a_p)\left(\psi(a_q) - \ln b_q\right) - (b_q - b_p)\frac{a_q}{b_q} .
+
+    Parameters
+    ----------
+    shape_q, rate_q, shape_p, rate_p : float
+        Shapes and rates of :math:`q` and :math:`p`, > 0.
+
+    Returns
+    -------
+    float
+        :math:`\mathrm{KL}(q \| p) \ge 0`.
+    """
+    shape_q = float(shape_q)
+    rate_q = float(rate_q)
+    shape_p = float(shape_p)
+    rate_p = float(rate_p)
+    return (
+        log_gamma_norm(shape_q, rate_q)
+        - log_gamma_norm(shape_p, rate_p)
+        + (shape_q - shape_p) * (digamma(shape_q) - math.log(rate_q))
+        - (rate_q - rate_p) * (shape_q / rate_q)
+    )
+
+
+@jit
+def kl_wishart(log_det_scale_q, dof_q, log_det_scale_p, dof_p, trace_term, n_features):
+    r"""KL divergence between two Wishart distributions.
+
+    With :math:`\mathbb E_q[\mathrm{tr}(\mathbf W_p^{-1}\boldsymbol\Lambda)]
+    = \nu_q \mathrm{tr}(\mathbf W_p^{-1}\mathbf W_q)` and
+    :math:`\mathbb E_q[\ln|\boldsymbol\Lambda|]` from PRML B.81:
+
+    .. math::
+
+        \mathrm{KL}(\mathcal W(\mathbf W_q, \nu_q) \| \mathcal W(\mathbf W_p, \nu_p))
+            = \ln B(\mathbf W_q, \nu_q) - \ln B(\mathbf W_p, \nu_p)
+            + \frac{\nu_q - \nu_p}{2} \mathbb E_q[\ln|\boldsymbol\Lambda|]
+            - \frac{\nu_q D}{2} + \frac{\nu_q}{2} \mathrm{tr}(\mathbf W_p^{-1}\mathbf W_q).
+
+    Parameters
+    ----------
+    log_det_scale_q : float
+        :math:`\ln|\mathbf W_q|`.
+    dof_q : float
+        :math:`\nu_q > D - 1`.
+    log_det_scale_p : float
+        :math:`\ln|\mathbf W_p|`.
+    dof_p : float
+        :math:`\nu_p > D - 1`.
+    trace_term : float
+        :math:`\mathrm{tr}(\mathbf W_p^{-1}\mathbf W_q)`.
+    n_features : int
+        Dimension :math:`D`.
+
+    Returns
+    -------
+    float
+        :math:`\mathrm{KL}(q \| p) \ge 0`.
+    """
+    nu_q = float(dof_q)
+    nu_p = float(dof_p)
+    d = float(n_features)
+    e_log_det = expected_log_det_wishart(log_det_scale_q, nu_q, n_features)
+    return (
+        log_wishart_norm(log_det_scale_q, nu_q, n_features)
+        - log_wishart_norm(log_det_scale_p, nu_p, n_features)
+        + 0.5 * (nu_q - nu_p) * e_log_det
+        - 0.5 * nu_q * d
+        + 0.5 * nu_q * float(trace_term)
+    )
+
+
+@jit
+def logsumexp_rows(a):
+    r"""Row-wise :math:`\ln \sum_j \exp(a_{ij})`, computed stably.
+
+    With :math:`m_i = \max_j a_{ij}` attained at :math:`j^*`:
+
+    .. math::
+
+        \ln \sum_j e^{a_{ij}} = m_i + \operatorname{log1p}\Big(\sum_{j \ne j^*}
+            e^{a_{ij} - m_i}\Big).
+
+    Parameters
+    ----------
+    a : ndarray of shape (n_rows, n_cols)
+        Real array; ``-inf`` entries (log 0) are allowed.
+
+    Returns
+    -------
+    ndarray of float64 of shape (n_rows,)
+        ``-inf`` for a row that is all ``-inf`` (or empty), ``+inf`` for a row with a
+        ``+inf`` entry, ``nan`` for a row with a ``nan`` entry; never ``nan`` otherwise.
+    """
+    n_rows, n_cols = a.shape
+    out = np.empty(n_rows, dtype=np.float64)
+    for i in range(n_rows):
+        m = -np.inf
+        arg = -1
+        has_nan = False
+        for j in range(n_cols):
+            v = float(a[i, j])
+            if v > m:
+                m = v
+                arg = j
+            elif v != v:
+                has_nan = True
+        if has_nan:
+            out[i] = np.nan
+        elif m == -np.inf or m == np.inf:
+            out[i] = m
+        else:
+            s = 0.0
+            for j in range(n_cols):
+                if j != arg:
+                    s += math.exp(float(a[i, j]) - m)
+            out[i] = m + math.log1p(s)
+    return out
+
+
+@jit
+def cholesky_log_det(chol):
+    r"""Log-determinant of a matrix from its (lower or upper) Cholesky factor.
+
+    For :math:`\mathbf A = \mathbf L \mathbf L^\top`:
+
+    .. math::
+
+        \ln|\mathbf A| = 2 \sum_i \ln L_{ii} .
+
+    Parameters
+    ----------
+    chol : ndarray of shape (n_features, n_features)
+        Triangular Cholesky factor with positive diagonal.
+
+    Returns
+    -------
+    float
+        :math:`\ln|\mathbf A|`.
+    """
+    n = min(chol.shape[0], chol.shape[1])
+    out = 0.0
+    for i in range(n):
+        out += math.log(float(chol[i, i]))
+    return 2.0 * out
+
+
+__all__ = [
+    "cholesky_log_det",
+    "digamma",
+    "digamma_array",
+    "expected_log_det_wishart",
+    "kl_beta",
+    "kl_dirichlet",
+    "kl_gamma",
+    "kl_wishart",
+    "log_beta_norm",
+    "log_dirichlet_norm",
+    "log_gamma_norm",
+    "log_wishart_norm",
+    "logsumexp_rows",
+]

@@ -1,0 +1,483 @@
+"""Naive reference implementations for the test-suite.
+
+Everything in this module is deliberately plain, slow and written to be read:
+explicit Python loops over components, NumPy / SciPy only, no Numba and no
+``skvi`` imports.  The tests compare the project's compiled kernels and the
+exactness of its ELBO against these functions.
+
+Model (Bishop, *Pattern Recognition and Machine Learning*, 2006, section 10.2,
+in scikit-learn's parameterisation).  ``K`` components, ``d`` features.
+
+* Weights: ``Dirichlet(alpha0)`` (``"dirichlet_distribution"``) or a truncated
+  stick-breaking process (``"dirichlet_process"``): ``v_k ~ Beta(1, alpha0)`` for
+  ``k < K``, the last stick ``v_K = 1`` is fixed, ``pi_k = v_k prod_{j<k}(1 - v_j)``.
+* Means: ``mu_k | Lambda_k ~ N(m0, (beta0 Lambda_k)^{-1})``.
+* Precisions (``C0`` = scikit-learn's ``covariance_prior`` = ``W0^{-1}``,
+  ``nu0`` = ``degrees_of_freedom_prior``):
+
+  - ``'full'``: ``Lambda_k ~ Wishart(W0 = C0^{-1}, nu0)`` (Bishop B.78);
+  - ``'tied'``: one ``Lambda ~ Wishart(C0^{-1}, nu0)`` shared by all components;
+  - ``'diag'``: ``lambda_kj ~ Gamma(shape nu0/2, rate c0_j/2)`` independently;
+  - ``'spherical'``: ``lambda_k ~ Gamma(shape d nu0/2, rate d c0/2)``,
+    ``Lambda_k = lambda_k I``.
+
+Variational posterior parameters, per component ``k``: ``beta`` (K,), ``means``
+``m_k`` (K, d), ``dof`` ``nu_k`` (K,) (a scalar for ``'tied'``) and
+``scale_inv`` ``C_k = W_k^{-1}`` with shape (K, d, d) full, (d, d) tied, (K, d)
+diag (``lambda_kj ~ Gamma(nu_k/2, rate c_kj/2)``) and (K,) spherical
+(``lambda_k ~ Gamma(d nu_k/2, rate d c_k/2)``).  Weight posterior: Dirichlet
+``alpha`` (K,) or stick parameters ``(a, b)`` each (K,), where ``a[-1]`` and
+``b[-1]`` are ignored because the last stick is fixed at one.
+
+Contents
+--------
+log_evidence_normal_wishart, log_evidence_normal_gamma_diag,
+log_evidence_normal_gamma_spherical
+    Exact log marginal likelihoods of a single Gaussian under conjugate priors
+    (the ELBO of a one-component mixture must equal these at convergence).
+expected_log_weights, log_rho, log_resp
+    The variational E-step (Bishop 10.46-10.49, 10.64-10.66).
+suff_stats
+    Weighted sufficient statistics (Bishop 10.51-10.53).
+log_predictive
+    The posterior predictive density (Bishop 10.78-10.82).
+"""
+
+import numpy as np
+from scipy import stats
+from scipy.special import digamma, gammaln, logsumexp, multigammaln
+
+__all__ = [
+    "expected_log_weights",
+    "log_evidence_normal_gamma_diag",
+    "log_evidence_normal_gamma_spherical",
+    "log_evidence_normal_wishart",
+    "log_predictive",
+    "log_resp",
+    "log_rho",
+    "suff_stats",
+]
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+PRIOR_TYPES = ("dirichlet_distribution", "dirichlet_process")
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+
+def _weighted_moments(X, sample_weight=None):
+    """Return ``(n, xbar, S)`` for data ``X`` (n_samples, d).
+
+    Weights are repetition counts: ``n = sum_i w_i``,
+    ``xbar = sum_i w_i x_i / n`` and the scatter matrix
+    ``S = sum_i w_i (x_i - xbar)(x_i - xbar)^T`` (d, d).
+    """
+    X = np.atleast_2d(np.asarray(X, dtype=float))
+    if sample_weight is None:
+        w = np.ones(X.shape[0])
+    else:
+        w = np.asarray(sample_weight, dtype=float)
+    n = w.sum()
+    xbar = (w[:, None] * X).sum(axis=0) / n
+    S = np.zeros((X.shape[1], X.shape[1]))
+    for i in range(X.shape[0]):
+        diff = X[i] - xbar
+        S += w[i] * np.outer(diff, diff)
+    return n, xbar, S
+
+
+def _check_covariance_type(covariance_type):
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(f"unknown covariance_type {covariance_type!r}")
+
+
+# ---------------------------------------------------------------------------
+# exact evidences of a single Gaussian
+# ---------------------------------------------------------------------------
+
+
+def log_evidence_normal_wishart(X, m0, beta0, nu0, C0, sample_weight=None):
+    r"""Exact log marginal likelihood ``ln p(X)`` under a Normal-Wishart prior.
+
+    Model: ``Lambda ~ Wishart(W0 = C0^{-1}, nu0)`` (Bishop B.78),
+    ``mu | Lambda ~ N(m0, (beta0 Lambda)^{-1})``, ``x_i ~ N(mu, Lambda^{-1})``
+    i.i.d.  The posterior is Normal-Wishart with (Bishop 10.60-10.63 with a
+    single component and all responsibilities equal to one)
+
+    .. math::
+
+        \beta_n = \beta_0 + n, \quad \nu_n = \nu_0 + n, \quad
+        C_n = C_0 + S + \frac{\beta_0 n}{\beta_n} (\bar x - m_0)(\bar x - m_0)^T,
+
+    with ``S = sum_i (x_i - xbar)(x_i - xbar)^T``, and (Murphy 2007, eq. 266)
+
+    .. math::
+
+        \ln p(X) = -\frac{n d}{2}\ln\pi
+            + \ln\Gamma_d(\nu_n/2) - \ln\Gamma_d(\nu_0/2)
+            + \frac{\nu_0}{2}\ln|C_0| - \frac{\nu_n}{2}\ln|C_n|
+            + \frac{d}{2}\ln\frac{\beta_0}{\beta_n}.
+
+    ``sample_weight`` entries are treated as repetition counts
+    (``n -> sum w``, weighted mean and scatter); non-integer weights give the
+    natural continuous extension.
+    """
+    n, xbar, S = _weighted_moments(X, sample_weight)
+    m0 = np.asarray(m0, dtype=float)
+    C0 = np.asarray(C0, dtype=float)
+    d = xbar.shape[0]
+    beta_n = beta0 + n
+    nu_n = nu0 + n
+    diff = xbar - m0
+    C_n = C0 + S + (beta0 * n / beta_n) * np.outer(diff, diff)
+    _, logdet_C0 = np.linalg.slogdet(C0)
+    _, logdet_Cn = np.linalg.slogdet(C_n)
+    return float(
+        -0.5 * n * d * np.log(np.pi)
+        + multigammaln(0.5 * nu_n, d)
+        - multigammaln(0.5 * nu0, d)
+        + 0.5 * nu0 * logdet_C0
+        - 0.5 * nu_n * logdet_Cn
+        + 0.5 * d * np.log(beta0 / beta_n)
+    )
+
+
+def log_evidence_normal_gamma_diag(X, m0, beta0, nu0, c0, sample_weight=None):
+    r"""Exact ``ln p(X)`` for the 'diag' prior: a product of 1-D Normal-Gammas.
+
+    Per dimension ``j``: ``lambda_j ~ Gamma(a0 = nu0/2, rate b0_j = c0_j/2)``,
+    ``mu_j | lambda_j ~ N(m0_j, (beta0 lambda_j)^{-1})``,
+    ``x_ij ~ N(mu_j, 1/lambda_j)``.  With ``beta_n = beta0 + n``,
+    ``a_n = a0 + n/2`` and
+    ``b_nj = b0_j + (1/2)[S_jj + (beta0 n / beta_n)(xbar_j - m0_j)^2]``,
+
+    .. math::
+
+        \ln p(X) = \sum_j \Big[ -\frac n2 \ln(2\pi) + \frac12\ln\frac{\beta_0}{\beta_n}
+            + a_0\ln b_{0j} - a_n\ln b_{nj} + \ln\Gamma(a_n) - \ln\Gamma(a_0) \Big].
+
+    (For ``d = 1`` this coincides with :func:`log_evidence_normal_wishart`
+    with ``C0 = c0``, since a 1-D ``Wishart(1/c, nu)`` is ``Gamma(nu/2, c/2)``.)
+    """
+    n, xbar, S = _weighted_moments(X, sample_weight)
+    d = xbar.shape[0]
+    m0 = np.broadcast_to(np.asarray(m0, dtype=float), (d,))
+    c0 = np.broadcast_to(np.asarray(c0, dtype=float), (d,))
+    beta_n = beta0 + n
+    a0 = 0.5 * nu0
+    a_n = a0 + 0.5 * n
+    total = 0.0
+    for j in range(d):
+        b0 = 0.5 * c0[j]
+        b_n = b0 + 0.5 * (S[j, j] + beta0 * n / beta_n * (xbar[j] - m0[j]) ** 2)
+        total += (
+            -0.5 * n * np.log(2.0 * np.pi)
+            + 0.5 * np.log(beta0 / beta_n)
+            + a0 * np.log(b0)
+            - a_n * np.log(b_n)
+            + gammaln(a_n)
+            - gammaln(a0)
+        )
+    return float(total)
+
+
+def log_evidence_normal_gamma_spherical(X, m0, beta0, nu0, c0, sample_weight=None):
+    r"""Exact ``ln p(X)`` for the 'spherical' prior (one shared precision).
+
+    ``lambda ~ Gamma(a0 = d nu0/2, rate b0 = d c0/2)``,
+    ``mu | lambda ~ N(m0, (beta0 lambda)^{-1} I)``,
+    ``x_i ~ N(mu, lambda^{-1} I)``.  With ``beta_n = beta0 + n``,
+    ``a_n = a0 + n d/2`` and
+    ``b_n = b0 + (1/2)[sum_i ||x_i - xbar||^2 + (beta0 n/beta_n)||xbar - m0||^2]``,
+
+    .. math::
+
+        \ln p(X) = -\frac{n d}{2}\ln(2\pi) + \frac d2\ln\frac{\beta_0}{\beta_n}
+            + a_0\ln b_0 - a_n\ln b_n + \ln\Gamma(a_n) - \ln\Gamma(a_0).
+    """
+    n, xbar, S = _weighted_moments(X, sample_weight)
+    d = xbar.shape[0]
+    m0 = np.broadcast_to(np.asarray(m0, dtype=float), (d,))
+    beta_n = beta0 + n
+    a0 = 0.5 * d * nu0
+    b0 = 0.5 * d * float(c0)
+    a_n = a0 + 0.5 * n * d
+    diff = xbar - m0
+    b_n = b0 + 0.5 * (np.trace(S) + beta0 * n / beta_n * diff @ diff)
+    return float(
+        -0.5 * n * d * np.log(2.0 * np.pi)
+        + 0.5 * d * np.log(beta0 / beta_n)
+        + a0 * np.log(b0)
+        - a_n * np.log(b_n)
+        + gammaln(a_n)
+        - gammaln(a0)
+    )
+
+
+# ---------------------------------------------------------------------------
+# E-step
+# ---------------------------------------------------------------------------
+
+
+def expected_log_weights(weight_concentration, prior_type):
+    r"""``E[ln pi_k]`` under the variational weight posterior, shape (K,).
+
+    * ``"dirichlet_distribution"``: ``weight_concentration = alpha`` (K,),
+      ``E[ln pi_k] = psi(alpha_k) - psi(sum_j alpha_j)`` (Bishop 10.66).
+    * ``"dirichlet_process"``: ``weight_concentration = (a, b)``, each (K,),
+      ``q(v_k) = Beta(a_k, b_k)`` for ``k < K`` and ``v_K = 1`` fixed, so
+
+      .. math::
+
+          E[\ln\pi_k] = E[\ln v_k] + \sum_{j<k} E[\ln(1 - v_j)], \quad
+          E[\ln v_k] = \psi(a_k) - \psi(a_k + b_k), \quad
+          E[\ln(1 - v_k)] = \psi(b_k) - \psi(a_k + b_k),
+
+      with ``E[ln v_K] = 0`` (``a[-1]`` and ``b[-1]`` are ignored).
+    """
+    if prior_type == "dirichlet_distribution":
+        alpha = np.asarray(weight_concentration, dtype=float)
+        return digamma(alpha) - digamma(alpha.sum())
+    if prior_type == "dirichlet_process":
+        a, b = weight_concentration
+        a = np.asarray(a, dtype=float)
+        b = np.asarray(b, dtype=float)
+        K = a.shape[0]
+        out = np.zeros(K)
+        cumulative = 0.0  # sum_{j<k} E[ln(1 - v_j)]
+        for k in range(K):
+            if k < K - 1:
+                e_log_v = digamma(a[k]) - digamma(a[k] + b[k])
+            else:
+                e_log_v = 0.0  # last stick fixed at one
+            out[k] = e_log_v + cumulative
+            if k < K - 1:
+                cumulative += digamma(b[k]) - digamma(a[k] + b[k])
+        return out
+    raise ValueError(f"unknown prior_type {prior_type!r}")
+
+
+def _component_expectations(k, d, dof, scale_inv, covariance_type):
+    """``(E[Lambda_k] (d, d), E[ln|Lambda_k|])`` for one component ``k``."""
+    if covariance_type in ("full", "tied"):
+        if covariance_type == "full":
+            nu = float(np.asarray(dof)[k])
+            C = np.asarray(scale_inv[k], dtype=float)
+        else:
+            nu = float(np.asarray(dof).reshape(-1)[0])
+            C = np.asarray(scale_inv, dtype=float)
+        W = np.linalg.inv(C)
+        E_Lambda = nu * W
+        _, logdet_C = np.linalg.slogdet(C)
+        # Bishop 10.65: sum_{i=1}^d psi((nu + 1 - i)/2) + d ln 2 + ln|W|
+        E_logdet = sum(digamma(0.5 * (nu + 1 - i)) for i in range(1, d + 1))
+        E_logdet += d * np.log(2.0) - logdet_C
+        return E_Lambda, E_logdet
+    if covariance_type == "diag":
+        nu = float(np.asarray(dof)[k])
+        c = np.asarray(scale_inv[k], dtype=float)
+        # lambda_j ~ Gamma(nu/2, rate c_j/2): E = nu/c_j, E ln = psi(nu/2) - ln(c_j/2)
+        E_Lambda = np.diag(nu / c)
+        E_logdet = float(np.sum(digamma(0.5 * nu) - np.log(0.5 * c)))
+        return E_Lambda, E_logdet
+    if covariance_type == "spherical":
+        nu = float(np.asarray(dof)[k])
+        c = float(np.asarray(scale_inv)[k])
+        # lambda ~ Gamma(d nu/2, rate d c/2): E = nu/c, E ln = psi(d nu/2) - ln(d c/2)
+        E_Lambda = (nu / c) * np.eye(d)
+        E_logdet = d * (digamma(0.5 * d * nu) - np.log(0.5 * d * c))
+        return E_Lambda, E_logdet
+    _check_covariance_type(covariance_type)
+    raise AssertionError  # unreachable
+
+
+def log_rho(
+    X,
+    weight_concentration,
+    prior_type,
+    beta,
+    means,
+    dof,
+    scale_inv,
+    covariance_type,
+    reg_covar=0.0,
+):
+    r"""Unnormalised log responsibilities ``ln rho_nk`` (Bishop 10.46), (n, K).
+
+    With every constant kept:
+
+    .. math::
+
+        \ln\rho_{nk} = E[\ln\pi_k] + \tfrac12 E[\ln|\Lambda_k|] - \tfrac d2\ln(2\pi)
+            - \tfrac12 E_{\mu_k,\Lambda_k}[(x_n-\mu_k)^T\Lambda_k(x_n-\mu_k)]
+            - \tfrac{r}{2} E[\operatorname{tr}\Lambda_k],
+
+    where ``r = reg_covar`` and (Bishop 10.64)
+    ``E[(x-mu_k)^T Lambda_k (x-mu_k)] = d/beta_k + (x-m_k)^T E[Lambda_k] (x-m_k)``.
+    Per covariance type:
+
+    * full / tied: ``E[Lambda] = nu W``,
+      ``E ln|Lambda| = sum_{i=1}^d psi((nu+1-i)/2) + d ln 2 - ln|C|`` (10.65);
+    * diag: ``E[lambda_j] = nu/c_j``, ``E ln lambda_j = psi(nu/2) - ln(c_j/2)``;
+    * spherical: ``E[lambda] = nu/c``, ``E ln lambda = psi(d nu/2) - ln(d c/2)``,
+      ``E ln|Lambda| = d E ln lambda``.
+
+    ``E[ln pi_k]`` comes from :func:`expected_log_weights`.
+    """
+    _check_covariance_type(covariance_type)
+    X = np.atleast_2d(np.asarray(X, dtype=float))
+    means = np.asarray(means, dtype=float)
+    beta = np.asarray(beta, dtype=float)
+    n, d = X.shape
+    K = means.shape[0]
+    e_log_pi = expected_log_weights(weight_concentration, prior_type)
+    out = np.empty((n, K))
+    for k in range(K):
+        E_Lambda, E_logdet = _component_expectations(k, d, dof, scale_inv, covariance_type)
+        const = (
+            e_log_pi[k]
+            + 0.5 * E_logdet
+            - 0.5 * d * np.log(2.0 * np.pi)
+            - 0.5 * d / beta[k]
+            - 0.5 * reg_covar * np.trace(E_Lambda)
+        )
+        for i in range(n):
+            diff = X[i] - means[k]
+            out[i, k] = const - 0.5 * diff @ E_Lambda @ diff
+    return out
+
+
+def log_resp(
+    X,
+    weight_concentration,
+    prior_type,
+    beta,
+    means,
+    dof,
+    scale_inv,
+    covariance_type,
+    reg_covar=0.0,
+):
+    r"""Normalised log responsibilities (Bishop 10.49) and the per-row normaliser.
+
+    Returns ``(log_r, log_norm)`` with ``log_norm_n = logsumexp_k ln rho_nk``
+    (shape (n,)) and ``log_r_nk = ln rho_nk - log_norm_n`` (shape (n, K)).
+    Arguments as in :func:`log_rho`.
+    """
+    lr = log_rho(
+        X,
+        weight_concentration,
+        prior_type,
+        beta,
+        means,
+        dof,
+        scale_inv,
+        covariance_type,
+        reg_covar=reg_covar,
+    )
+    log_norm = logsumexp(lr, axis=1)
+    return lr - log_norm[:, None], log_norm
+
+
+# ---------------------------------------------------------------------------
+# M-step statistics
+# ---------------------------------------------------------------------------
+
+
+def suff_stats(X, resp, sample_weight=None):
+    r"""Weighted sufficient statistics (Bishop 10.51-10.53), plain loops.
+
+    Returns ``(Nk, xbar, scatter)``:
+
+    * ``Nk[k] = sum_n w_n r_nk`` (K,);
+    * ``xbar[k] = sum_n w_n r_nk x_n / Nk[k]`` (K, d) (set to zero when
+      ``Nk[k] == 0``);
+    * ``scatter[k] = Nk S_k = sum_n w_n r_nk (x_n - xbar_k)(x_n - xbar_k)^T``
+      (K, d, d) -- the *unnormalised* scatter.
+
+    ``sample_weight`` defaults to ones.
+    """
+    X = np.atleast_2d(np.asarray(X, dtype=float))
+    resp = np.asarray(resp, dtype=float)
+    n, d = X.shape
+    K = resp.shape[1]
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    Nk = np.zeros(K)
+    xbar = np.zeros((K, d))
+    scatter = np.zeros((K, d, d))
+    for k in range(K):
+        total = np.zeros(d)
+        for i in range(n):
+            Nk[k] += w[i] * resp[i, k]
+            total += w[i] * resp[i, k] * X[i]
+        if Nk[k] > 0:
+            xbar[k] = total / Nk[k]
+        for i in range(n):
+            diff = X[i] - xbar[k]
+            scatter[k] += w[i] * resp[i, k] * np.outer(diff, diff)
+    return Nk, xbar, scatter
+
+
+# ---------------------------------------------------------------------------
+# predictive density
+# ---------------------------------------------------------------------------
+
+
+def log_predictive(X, weights, beta, means, dof, scale_inv, covariance_type):
+    r"""Log posterior predictive density ``ln p(x | X)`` (Bishop 10.78-10.82), (n,).
+
+    ``ln sum_k weights_k p_k(x)``, where ``weights`` are the mixture weights
+    to use (e.g. ``E[pi_k]``, Bishop 10.80) and ``p_k`` integrates
+    ``N(x | mu_k, Lambda_k^{-1})`` over the Normal-Wishart / Normal-Gamma
+    posterior of component ``k``:
+
+    * full / tied (Bishop 10.81-10.82): ``St(x | m_k, L_k, nu_k + 1 - d)``
+      with precision ``L_k = ((nu_k + 1 - d) beta_k / (1 + beta_k)) W_k``,
+      i.e. ``scipy.stats.multivariate_t(loc=m_k, shape=L_k^{-1}, df)``.
+    * diag: given ``lambda_kj``, ``x_j ~ N(m_kj, (1 + beta_k)/(beta_k lambda_kj))``;
+      integrating ``lambda_kj ~ Gamma(a = nu_k/2, rate b = c_kj/2)`` gives a
+      1-D Student-t with ``df = 2a = nu_k``, loc ``m_kj`` and
+      ``scale^2 = (b/a)(1 + beta_k)/beta_k = c_kj (1 + beta_k) / (beta_k nu_k)``;
+      the dimensions are independent so ``p_k`` is the product over ``j``.
+    * spherical: given ``lambda_k``, ``x ~ N(m_k, (1 + beta_k)/(beta_k lambda_k) I)``;
+      integrating ``lambda_k ~ Gamma(d nu_k/2, rate d c_k/2)`` gives a
+      multivariate t with ``df = d nu_k``, loc ``m_k`` and
+      ``shape = c_k (1 + beta_k) / (beta_k nu_k) I``.
+    """
+    _check_covariance_type(covariance_type)
+    X = np.atleast_2d(np.asarray(X, dtype=float))
+    weights = np.asarray(weights, dtype=float)
+    beta = np.asarray(beta, dtype=float)
+    means = np.asarray(means, dtype=float)
+    n, d = X.shape
+    K = means.shape[0]
+    comp = np.empty((n, K))
+    for k in range(K):
+        if covariance_type in ("full", "tied"):
+            if covariance_type == "full":
+                nu = float(np.asarray(dof)[k])
+                C = np.asarray(scale_inv[k], dtype=float)
+            else:
+                nu = float(np.asarray(dof).reshape(-1)[0])
+                C = np.asarray(scale_inv, dtype=float)
+            df = nu + 1.0 - d
+            shape = (1.0 + beta[k]) / (df * beta[k]) * C  # = L_k^{-1}
+            comp[:, k] = stats.multivariate_t(loc=means[k], shape=shape, df=df).logpdf(X)
+        elif covariance_type == "diag":
+            nu = float(np.asarray(dof)[k])
+            c = np.asarray(scale_inv[k], dtype=float)
+            total = np.zeros(n)
+            for j in range(d):
+                scale = np.sqrt(c[j] * (1.0 + beta[k]) / (beta[k] * nu))
+                total += stats.t(df=nu, loc=means[k, j], scale=scale).logpdf(X[:, j])
+            comp[:, k] = total
+        else:  # spherical
+            nu = float(np.asarray(dof)[k])
+            c = float(np.asarray(scale_inv)[k])
+            shape = c * (1.0 + beta[k]) / (beta[k] * nu) * np.eye(d)
+            comp[:, k] = stats.multivariate_t(loc=means[k], shape=shape, df=d * nu).logpdf(X)
+    with np.errstate(divide="ignore"):  # zero weights -> -inf, harmless in logsumexp
+        log_w = np.log(weights)
+    return logsumexp(comp + log_w[None, :], axis=1)
