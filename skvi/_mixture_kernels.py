@@ -8,11 +8,11 @@ feature vector. For a row ``x`` and a shift ``c`` (the data centre), let
 * ``diag``: ``z(x) = [u_1..u_d, u_1^2..u_d^2]``,
 * ``spherical``: ``z(x) = [u_1..u_d, ||u||^2]``.
 
-The expected log joint of Bishop (10.46) is then ``ln rho_nk = const_k + z(x_n) @ theta[:, k]``
-(see :func:`skvi.mixture` ``_natural_coefficients`` for ``theta`` and ``const``), and the
-sufficient statistics the M-step needs are the responsibility-weighted sums of the same
-features, ``sum_n w_n r_nk [1, z(x_n)]``. One pass over the data computes both, vectorised
-over components.
+The expected log joint of Bishop (10.46) is then ``ln rho_nk = [1, z(x_n)] @ coef[:, k]``
+(``VariationalGaussianMixture._coefficients`` builds ``coef``), and the sufficient
+statistics the M-step needs are the responsibility-weighted sums of the same features,
+``sum_n w_n r_nk [1, z(x_n)]``. One pass over the data computes both, as small matrix
+products over sub-blocks of rows.
 
 Parallel kernels split the rows into blocks of a fixed size (:data:`skvi._jit.BLOCK_ROWS`),
 give each block its own accumulator and reduce the blocks in index order, so the result
@@ -29,13 +29,17 @@ FULL, TIED, DIAG, SPHERICAL = 0, 1, 2, 3
 COVARIANCE_CODES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": SPHERICAL}
 
 
-def n_expanded(n_features, ctype):
-    """Length of the expanded feature vector ``z(x)`` for a covariance type code."""
+#: Rows per small matrix product inside a block.
+SUB_ROWS = 128
+
+
+def n_coefficients(n_features, ctype):
+    """Length of ``[1, z(x)]`` for a covariance type code."""
     if ctype == DIAG:
-        return 2 * n_features
+        return 1 + 2 * n_features
     if ctype == SPHERICAL:
-        return n_features + 1
-    return n_features + n_features * (n_features + 1) // 2
+        return 2 + n_features
+    return 1 + n_features + n_features * (n_features + 1) // 2
 
 
 @jit
@@ -62,84 +66,82 @@ def _expand(x, center, ctype, z):
 
 
 @jit
-def _row_log_resp(z, theta, const, out):
-    """``out = log_softmax(const + z @ theta)``; returns the log-normaliser.
-
-    ``out[k]`` is ``ln r_nk`` (Bishop 10.49) and the return value is
-    ``ln sum_k rho_nk``.
-    """
-    n_comp = const.shape[0]
-    for k in range(n_comp):
-        out[k] = const[k]
-    for j in range(z.shape[0]):
-        zj = z[j]
-        for k in range(n_comp):
-            out[k] += zj * theta[j, k]
-    mx = -np.inf
-    for k in range(n_comp):
-        if out[k] > mx:
-            mx = out[k]
-    if mx == -np.inf or mx == np.inf:
-        return mx
-    s = 0.0
-    for k in range(n_comp):
-        s += math.exp(out[k] - mx)
-    lse = mx + math.log(s)
-    for k in range(n_comp):
-        out[k] -= lse
-    return lse
+def _expand_rows(X, start, stop, center, ctype, Z):
+    """``Z[i] = [1, z(X[start + i])]`` for the rows ``start:stop``."""
+    for i in range(stop - start):
+        Z[i, 0] = 1.0
+        _expand(X[start + i], center, ctype, Z[i, 1:])
 
 
 @jit
-def _accumulate(z, wr, acc):
-    """``acc += outer([1, z], wr)`` (acc has ``len(z) + 1`` rows, one column per component)."""
-    n_comp = wr.shape[0]
+def _row_resp(logits, resp):
+    """Responsibilities of one row (Bishop 10.49) from its ``ln rho``.
+
+    Writes ``resp[k] = exp(logits[k] - lse)`` and returns ``(lse, sum_k r_k ln r_k)``
+    with ``lse = ln sum_k exp(logits[k])``; one ``exp`` per component.
+    """
+    n_comp = logits.shape[0]
+    mx = -np.inf
     for k in range(n_comp):
-        acc[0, k] += wr[k]
-    for j in range(z.shape[0]):
-        zj = z[j]
-        for k in range(n_comp):
-            acc[j + 1, k] += zj * wr[k]
+        mx = max(mx, logits[k])
+    s = 0.0
+    for k in range(n_comp):
+        e = math.exp(logits[k] - mx)
+        resp[k] = e
+        s += e
+    lse = mx + math.log(s)
+    inv = 1.0 / s
+    r_log_r = 0.0
+    for k in range(n_comp):
+        r = resp[k] * inv
+        resp[k] = r
+        if r > 0.0:
+            r_log_r += r * (logits[k] - lse)
+    return lse, r_log_r
 
 
-def _estep_stats(X, weights, center, theta, const, ctype):
+def _estep_stats(X, weights, center, coef, ctype):
     """Fused E-step and sufficient statistics.
 
-    Returns ``(stats, extra)`` where ``stats[0, k] = N_k = sum_n w_n r_nk`` and
-    ``stats[1 + j, k] = sum_n w_n r_nk z_j(x_n)``, and
-    ``extra = [sum_n w_n sum_k r_nk ln r_nk, sum_n w_n ln sum_k rho_nk]``.
+    With ``Z`` the rows ``[1, z(x_n)]`` and ``coef`` of shape ``(1 + len(z), K)`` (row 0
+    the constants), this equals in NumPy::
 
-    Equals, in NumPy, ``r = softmax(const + Z @ theta)``, ``stats = [1, Z].T @ (w * r)``.
+        L = Z @ coef                                  # ln rho, Bishop (10.46)
+        R = softmax(L, axis=1)                        # (10.49)
+        stats = Z.T @ (weights[:, None] * R)          # [N_k; sum_n w r z(x_n)]
+        extra = [sum(weights[:, None] * R * log R), sum(weights * logsumexp(L, axis=1))]
+
+    Rows are processed in sub-blocks of :data:`SUB_ROWS` so that both products are
+    small matrix multiplications; each block of :data:`BLOCK_ROWS` rows has its own
+    accumulator and blocks are reduced in index order.
     """
     n = X.shape[0]
-    n_feat, n_comp = theta.shape
+    n_coef, n_comp = coef.shape
     nb = max(1, (n + BLOCK_ROWS - 1) // BLOCK_ROWS)
-    blocks = np.zeros((nb, n_feat + 1, n_comp))
+    blocks = np.zeros((nb, n_coef, n_comp))
     extra_b = np.zeros((nb, 2))
     for b in prange(nb):
-        z = np.empty(n_feat)
-        lr = np.empty(n_comp)
-        wr = np.empty(n_comp)
-        acc = blocks[b]
+        Z = np.empty((SUB_ROWS, n_coef))
+        R = np.empty((SUB_ROWS, n_comp))
         ent = 0.0
         ll = 0.0
-        for i in range(b * BLOCK_ROWS, min(n, (b + 1) * BLOCK_ROWS)):
-            w = weights[i]
-            if w == 0.0:
-                continue
-            _expand(X[i], center, ctype, z)
-            ll += w * _row_log_resp(z, theta, const, lr)
-            for k in range(n_comp):
-                if lr[k] > -np.inf:
-                    r = w * math.exp(lr[k])
-                    wr[k] = r
-                    ent += r * lr[k]
-                else:
-                    wr[k] = 0.0
-            _accumulate(z, wr, acc)
+        stop = min(n, (b + 1) * BLOCK_ROWS)
+        for s0 in range(b * BLOCK_ROWS, stop, SUB_ROWS):
+            m = min(SUB_ROWS, stop - s0)
+            _expand_rows(X, s0, s0 + m, center, ctype, Z)
+            L = np.dot(Z[:m], coef)
+            for i in range(m):
+                w = weights[s0 + i]
+                lse, r_log_r = _row_resp(L[i], R[i])
+                if w != 0.0:
+                    ll += w * lse
+                    ent += w * r_log_r
+                for k in range(n_comp):
+                    R[i, k] *= w
+            blocks[b] += np.dot(Z[:m].T, R[:m])
         extra_b[b, 0] = ent
         extra_b[b, 1] = ll
-    stats = np.zeros((n_feat + 1, n_comp))
+    stats = np.zeros((n_coef, n_comp))
     extra = np.zeros(2)
     for b in range(nb):  # fixed reduction order
         stats += blocks[b]
@@ -147,31 +149,32 @@ def _estep_stats(X, weights, center, theta, const, ctype):
     return stats, extra
 
 
-def _resp_stats(X, weights, center, resp, ctype, n_feat):
-    """Sufficient statistics and ``sum w r ln r`` for given responsibilities ``resp``."""
+def _resp_stats(X, weights, center, resp, ctype, n_coef):
+    """``Z.T @ (weights[:, None] * resp)`` and ``sum(weights[:, None] * resp * log resp)``
+    for given responsibilities (``Z`` as in :func:`_estep_stats`)."""
     n = X.shape[0]
     n_comp = resp.shape[1]
     nb = max(1, (n + BLOCK_ROWS - 1) // BLOCK_ROWS)
-    blocks = np.zeros((nb, n_feat + 1, n_comp))
+    blocks = np.zeros((nb, n_coef, n_comp))
     ent_b = np.zeros(nb)
     for b in prange(nb):
-        z = np.empty(n_feat)
-        wr = np.empty(n_comp)
-        acc = blocks[b]
+        Z = np.empty((SUB_ROWS, n_coef))
+        R = np.empty((SUB_ROWS, n_comp))
         ent = 0.0
-        for i in range(b * BLOCK_ROWS, min(n, (b + 1) * BLOCK_ROWS)):
-            w = weights[i]
-            if w == 0.0:
-                continue
-            _expand(X[i], center, ctype, z)
-            for k in range(n_comp):
-                r = resp[i, k]
-                wr[k] = w * r
-                if r > 0.0:
-                    ent += w * r * math.log(r)
-            _accumulate(z, wr, acc)
+        stop = min(n, (b + 1) * BLOCK_ROWS)
+        for s0 in range(b * BLOCK_ROWS, stop, SUB_ROWS):
+            m = min(SUB_ROWS, stop - s0)
+            _expand_rows(X, s0, s0 + m, center, ctype, Z)
+            for i in range(m):
+                w = weights[s0 + i]
+                for k in range(n_comp):
+                    r = resp[s0 + i, k]
+                    R[i, k] = w * r
+                    if r > 0.0:
+                        ent += w * r * math.log(r)
+            blocks[b] += np.dot(Z[:m].T, R[:m])
         ent_b[b] = ent
-    stats = np.zeros((n_feat + 1, n_comp))
+    stats = np.zeros((n_coef, n_comp))
     ent = 0.0
     for b in range(nb):
         stats += blocks[b]
@@ -179,18 +182,33 @@ def _resp_stats(X, weights, center, resp, ctype, n_feat):
     return stats, ent
 
 
-def _log_resp(X, center, theta, const, ctype):
-    """Normalised log-responsibilities ``(n, K)`` and per-row log-normalisers ``(n,)``."""
+def _log_resp(X, center, coef, ctype):
+    """``(log_softmax(Z @ coef), logsumexp(Z @ coef))``: normalised log-responsibilities
+    ``(n, K)`` and per-row log-normalisers ``(n,)``."""
     n = X.shape[0]
-    n_feat, n_comp = theta.shape
+    n_coef, n_comp = coef.shape
     out = np.empty((n, n_comp))
     norm = np.empty(n)
     nb = max(1, (n + BLOCK_ROWS - 1) // BLOCK_ROWS)
     for b in prange(nb):
-        z = np.empty(n_feat)
-        for i in range(b * BLOCK_ROWS, min(n, (b + 1) * BLOCK_ROWS)):
-            _expand(X[i], center, ctype, z)
-            norm[i] = _row_log_resp(z, theta, const, out[i])
+        Z = np.empty((SUB_ROWS, n_coef))
+        stop = min(n, (b + 1) * BLOCK_ROWS)
+        for s0 in range(b * BLOCK_ROWS, stop, SUB_ROWS):
+            m = min(SUB_ROWS, stop - s0)
+            _expand_rows(X, s0, s0 + m, center, ctype, Z)
+            L = np.dot(Z[:m], coef)
+            for i in range(m):
+                row = L[i]
+                mx = -np.inf
+                for k in range(n_comp):
+                    mx = max(mx, row[k])
+                s = 0.0
+                for k in range(n_comp):
+                    s += math.exp(row[k] - mx)
+                lse = mx + math.log(s)
+                norm[s0 + i] = lse
+                for k in range(n_comp):
+                    out[s0 + i, k] = row[k] - lse
     return out, norm
 
 

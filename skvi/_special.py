@@ -71,13 +71,13 @@ _ROOT_SERIES = np.array(
     ]
 )
 #: Half-width of the interval around _ROOT where the Taylor series is used. At |t| = 0.1
-#: the first omitted term is ~1e-19, while psi(_ROOT +- 0.1) ~ +-0.1.
+#: the first omitted term is ~1e-20, while psi(_ROOT +- 0.1) ~ +-0.1.
 _ROOT_HALF_WIDTH = 0.1
 
 
 @jit
 def _digamma_positive(x):
-    """psi(x) for finite x > 0 (recurrence, then the asymptotic series)."""
+    """psi(x) for finite x > 0 (Taylor series near x0, else recurrence + asymptotics)."""
     t = x - _ROOT  # exact (Sterbenz) in the window below
     if abs(t) < _ROOT_HALF_WIDTH:
         # Near the zero, the recurrence + asymptotic series would return psi(x) ~ 0 as a

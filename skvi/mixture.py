@@ -316,8 +316,7 @@ degrees_of_freedom_prior_, covariance_prior_
                 self.n_batch_iter_ = 0
             if self.n_batch_iter_ == 0:
                 self.lower_bounds_ = np.empty(0)
-            theta, const = self._coef
-            stats, extra = kern.estep_stats(X, w, self._center, theta, const, self._ctype)
+            stats, extra = kern.estep_stats(X, w, self._center, self._coef, self._ctype)
             self.n_batch_iter_ += 1
             rho = (self.learning_offset + self.n_batch_iter_) ** (-self.learning_decay)
             self._set_parameters(self._m_step((1 - rho) * self._stats + rho * scale * stats))
@@ -395,16 +394,15 @@ degrees_of_freedom_prior_, covariance_prior_
 
     def _initialize_from_resp(self, X, w, resp, stats_scale=1.0):
         """M-step from given responsibilities ``resp``; returns the ELBO."""
-        n_feat = kern.n_expanded(X.shape[1], self._ctype)
-        stats, ent = kern.resp_stats(X, w, self._center, resp, self._ctype, n_feat)
+        n_coef = kern.n_coefficients(X.shape[1], self._ctype)
+        stats, ent = kern.resp_stats(X, w, self._center, resp, self._ctype, n_coef)
         self._set_parameters(self._m_step(stats_scale * stats))
         return self._elbo(stats_scale * stats, stats_scale * ent)
 
     def _cavi_step(self, X, w):
         """E-step (10.46-10.49) fused with the statistics (10.51-10.53), then the
         M-step (10.58-10.63) and the ELBO (10.70)."""
-        theta, const = self._coef
-        stats, extra = kern.estep_stats(X, w, self._center, theta, const, self._ctype)
+        stats, extra = kern.estep_stats(X, w, self._center, self._coef, self._ctype)
         self._set_parameters(self._m_step(stats))
         return self._elbo(stats, extra[0])
 
@@ -556,7 +554,7 @@ degrees_of_freedom_prior_, covariance_prior_
         return prec, log_det, trace
 
     def _coefficients(self, params):
-        """``theta`` and ``const`` with ``ln rho_nk = const_k + z(x_n) @ theta[:, k]``.
+        """``coef`` of shape ``(1 + len(z), K)`` with ``ln rho_nk = [1, z(x_n)] @ coef[:, k]``.
 
         Bishop (10.46) with (10.64)-(10.66):
         ``ln rho_nk = E ln pi_k + 1/2 E ln|Lambda_k| - d/2 ln(2 pi) - d/(2 beta_k)
@@ -579,7 +577,6 @@ degrees_of_freedom_prior_, covariance_prior_
             pm = prec[:, None] * m
             quad = -0.5 * prec[:, None]
             mpm = prec * np.sum(m * m, axis=1)
-        theta = np.ascontiguousarray(np.concatenate([pm, quad], axis=1).T)
         const = (
             self._expected_log_weights(params["weight_concentration_"])
             + 0.5 * e_log_det
@@ -588,7 +585,7 @@ degrees_of_freedom_prior_, covariance_prior_
             - 0.5 * self.reg_covar * e_trace
             - 0.5 * mpm
         )
-        return theta, const
+        return np.ascontiguousarray(np.concatenate([const[:, None], pm, quad], axis=1).T)
 
     def _elbo(self, stats, sum_r_log_r):
         r"""The ELBO (Bishop 10.70) of the current parameters, every constant included.
@@ -596,10 +593,9 @@ degrees_of_freedom_prior_, covariance_prior_
         :math:`\mathcal L = \sum_{nk} r_{nk} \ln\rho_{nk} - \sum_{nk} r_{nk}\ln r_{nk}
         - \mathrm{KL}(q(\pi)\|p(\pi)) - \sum_k \mathrm{KL}(q(\mu_k,\Lambda_k)\|p(\mu_k,
         \Lambda_k))`, where the first sum is linear in the statistics:
-        :math:`\sum_k N_k\,\mathrm{const}_k + \theta_k \cdot \sum_n r_{nk} z(x_n)`.
+        :math:`\sum_k \mathrm{coef}_k \cdot \sum_n r_{nk} [1, z(x_n)]`.
         """
-        theta, const = self._coef
-        expected_log_joint = stats[0] @ const + np.sum(theta * stats[1:])
+        expected_log_joint = np.sum(self._coef * stats)
         return float(expected_log_joint - sum_r_log_r - self._kl_weights() - self._kl_gauss())
 
     def _kl_weights(self):
@@ -665,8 +661,7 @@ degrees_of_freedom_prior_, covariance_prior_
         return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
 
     def _estimate_log_resp(self, X):
-        theta, const = self._coef
-        return kern.log_resp(X, self._center, theta, const, self._ctype)
+        return kern.log_resp(X, self._center, self._coef, self._ctype)
 
     def predict_proba(self, X):
         """Responsibilities :math:`r_{nk}` (Bishop 10.49) under the fitted posterior.

@@ -57,8 +57,7 @@ def test_log_resp_matches_reference(covariance_type, prior_type):
         covariance_type,
         reg_covar=model.reg_covar,
     )
-    theta, const = model._coef
-    log_resp, norm = kern.log_resp(X, model._center, theta, const, model._ctype)
+    log_resp, norm = kern.log_resp(X, model._center, model._coef, model._ctype)
     assert_allclose(norm, ref_norm, rtol=1e-10)
     assert_allclose(np.exp(log_resp), np.exp(ref_resp), rtol=1e-9, atol=1e-12)
 
@@ -69,8 +68,7 @@ def test_estep_stats_match_reference(covariance_type):
     rng = np.random.RandomState(1)
     w = rng.uniform(0.0, 2.0, size=len(X))
     w[::7] = 0.0
-    theta, const = model._coef
-    stats, extra = kern.estep_stats(X, w, model._center, theta, const, model._ctype)
+    stats, extra = kern.estep_stats(X, w, model._center, model._coef, model._ctype)
 
     log_resp, norm = nv.log_resp(
         X,
@@ -106,11 +104,10 @@ def test_estep_stats_match_reference(covariance_type):
 def test_resp_stats_equal_estep_stats_for_the_same_resp(covariance_type):
     model, X = _fitted(covariance_type, "dirichlet_distribution")
     w = np.ones(len(X))
-    theta, const = model._coef
-    stats, extra = kern.estep_stats(X, w, model._center, theta, const, model._ctype)
-    log_resp, _ = kern.log_resp(X, model._center, theta, const, model._ctype)
-    n_feat = kern.n_expanded(X.shape[1], model._ctype)
-    stats2, ent = kern.resp_stats(X, w, model._center, np.exp(log_resp), model._ctype, n_feat)
+    stats, extra = kern.estep_stats(X, w, model._center, model._coef, model._ctype)
+    log_resp, _ = kern.log_resp(X, model._center, model._coef, model._ctype)
+    n_coef = kern.n_coefficients(X.shape[1], model._ctype)
+    stats2, ent = kern.resp_stats(X, w, model._center, np.exp(log_resp), model._ctype, n_coef)
     assert_allclose(stats2, stats, rtol=1e-12, atol=1e-12)
     assert_allclose(ent, extra[0], rtol=1e-10)
 
@@ -137,8 +134,7 @@ def test_serial_equals_parallel_and_thread_count_does_not_matter(covariance_type
     X = rng.randn(5000, 4)  # several row blocks
     model, _ = _fitted(covariance_type, "dirichlet_process", d=4)
     w = rng.uniform(size=len(X))
-    theta, const = model._coef
-    args = (X, w, model._center, theta, const, model._ctype)
+    args = (X, w, model._center, model._coef, model._ctype)
     serial = kern.estep_stats_serial(*args)
     previous = numba.get_num_threads()
     try:
@@ -153,17 +149,16 @@ def test_serial_equals_parallel_and_thread_count_does_not_matter(covariance_type
         assert_allclose(a[1], b[1], rtol=1e-12)
     # the block decomposition is independent of the thread count: bit-identical
     assert np.array_equal(one[0], many[0])
-    log_serial = kern.log_resp_serial(X, model._center, theta, const, model._ctype)[0]
-    log_parallel = kern.log_resp(X, model._center, theta, const, model._ctype)[0]
+    log_serial = kern.log_resp_serial(X, model._center, model._coef, model._ctype)[0]
+    log_parallel = kern.log_resp(X, model._center, model._coef, model._ctype)[0]
     assert_allclose(log_serial, log_parallel, rtol=1e-12, atol=1e-12)
 
 
 def test_float32_input_gives_float64_accumulation():
     model, X = _fitted("full", "dirichlet_process")
-    theta, const = model._coef
     w = np.ones(len(X))
     X32 = X.astype(np.float32)
-    s64, _ = kern.estep_stats(X32.astype(np.float64), w, model._center, theta, const, 0)
-    s32, _ = kern.estep_stats(X32, w, model._center, theta, const, 0)
+    s64, _ = kern.estep_stats(X32.astype(np.float64), w, model._center, model._coef, 0)
+    s32, _ = kern.estep_stats(X32, w, model._center, model._coef, 0)
     assert s32.dtype == np.float64
     assert_allclose(s32, s64, rtol=1e-12, atol=1e-12)
