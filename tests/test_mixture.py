@@ -1,0 +1,548 @@
+"""VariationalGaussianMixture: exactness, monotonicity, agreement with scikit-learn, API."""
+
+import warnings
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import adjusted_rand_score
+from sklearn.mixture import BayesianGaussianMixture
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skvi import VariationalGaussianMixture
+
+from . import _naive as nv
+
+COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
+PRIOR_TYPES = ["dirichlet_process", "dirichlet_distribution"]
+
+
+def _blobs(n=300, d=2, k=3, seed=0, spread=6.0):
+    rng = np.random.RandomState(seed)
+    centers = rng.randn(k, d) * spread
+    labels = rng.randint(k, size=n)
+    return centers[labels] + rng.randn(n, d), labels
+
+
+def _fit(model, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(*args, **kwargs)
+
+
+def _exact_log_evidence(model, X, sample_weight=None):
+    args = (
+        X,
+        model.mean_prior_,
+        model.mean_precision_prior_,
+        model.degrees_of_freedom_prior_,
+        model.covariance_prior_,
+    )
+    if model.covariance_type in ("full", "tied"):
+        return nv.log_evidence_normal_wishart(*args, sample_weight=sample_weight)
+    if model.covariance_type == "diag":
+        return nv.log_evidence_normal_gamma_diag(*args, sample_weight=sample_weight)
+    return nv.log_evidence_normal_gamma_spherical(*args, sample_weight=sample_weight)
+
+
+# ------------------------------------------------------------------- exactness
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_elbo_equals_exact_log_evidence_with_one_component(covariance_type, prior_type):
+    rng = np.random.RandomState(0)
+    X = rng.randn(50, 3) @ rng.randn(3, 3) + 5.0
+    model = _fit(
+        VariationalGaussianMixture(
+            covariance_type=covariance_type,
+            weight_concentration_prior_type=prior_type,
+            reg_covar=0.0,
+            mean_precision_prior=0.3,
+            mean_prior=np.array([4.0, 5.0, 6.0]),
+            max_iter=2,
+        ),
+        X,
+    )
+    exact = _exact_log_evidence(model, X)
+    assert_allclose(model.lower_bound_, exact, rtol=1e-8)
+    # every iterate is the exact posterior already, so the bound is flat
+    assert_allclose(model.lower_bounds_, exact, rtol=1e-8)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_elbo_equals_exact_log_evidence_with_weights(covariance_type):
+    rng = np.random.RandomState(1)
+    X = rng.randn(30, 2) * [1.0, 3.0]
+    w = rng.uniform(0.5, 3.0, size=30)
+    model = _fit(
+        VariationalGaussianMixture(covariance_type=covariance_type, reg_covar=0.0, max_iter=2),
+        X,
+        sample_weight=w,
+    )
+    assert_allclose(model.lower_bound_, _exact_log_evidence(model, X, w), rtol=1e-8)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_elbo_is_below_the_exact_evidence_with_reg_covar(covariance_type):
+    rng = np.random.RandomState(2)
+    X = rng.randn(40, 2)
+    model = _fit(
+        VariationalGaussianMixture(
+            covariance_type=covariance_type,
+            reg_covar=0.1,
+            covariance_prior=None,
+            max_iter=5,
+        ),
+        X,
+    )
+    # the default covariance prior includes reg_covar: compare with that model's evidence
+    assert model.lower_bound_ < _exact_log_evidence(model, X)
+
+
+def test_elbo_is_below_the_exact_mixture_evidence():
+    """With K=2 the ELBO must lie below log p(X), computed exactly on 12 points in 1-D by
+    summing the conjugate evidence over all 2^12 assignments."""
+    rng = np.random.RandomState(3)
+    X = np.concatenate([rng.randn(6) - 3, rng.randn(6) + 3])[:, None]
+    model = _fit(
+        VariationalGaussianMixture(
+            n_components=2,
+            covariance_type="diag",
+            weight_concentration_prior_type="dirichlet_distribution",
+            weight_concentration_prior=1.0,
+            reg_covar=0.0,
+            max_iter=200,
+            tol=1e-10,
+            random_state=0,
+        ),
+        X,
+    )
+    # exact evidence: sum over the 2^12 assignments of the conjugate evidence
+    from itertools import product
+
+    from scipy.special import gammaln, logsumexp
+
+    args = (model.mean_prior_, model.mean_precision_prior_, model.degrees_of_freedom_prior_)
+    terms = []
+    for z in product([0, 1], repeat=len(X)):
+        z = np.array(z)
+        counts = np.bincount(z, minlength=2)
+        # Dirichlet(1, 1) marginal of the assignments
+        log_pz = gammaln(2.0) - gammaln(2.0 + len(X)) + np.sum(gammaln(1.0 + counts))
+        log_px = 0.0
+        for k in range(2):
+            if counts[k]:
+                log_px += nv.log_evidence_normal_gamma_diag(
+                    X[z == k], *args, model.covariance_prior_
+                )
+        terms.append(log_pz + log_px)
+    log_evidence = logsumexp(terms)
+    assert model.lower_bound_ <= log_evidence
+    # and not vacuous: the gap (KL to the posterior) is ln 2 for the label symmetry plus
+    # the mean-field gap; measured 2.7 nats here
+    assert model.lower_bound_ > log_evidence - 4.0
+
+
+# ---------------------------------------------------------------- monotonicity
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(2, 60),
+    d=st.integers(1, 3),
+    k=st.integers(1, 5),
+    covariance_type=st.sampled_from(COVARIANCE_TYPES),
+    prior_type=st.sampled_from(PRIOR_TYPES),
+    reg_covar=st.sampled_from([0.0, 1e-6, 1e-2]),
+    concentration=st.sampled_from([None, 1e-3, 10.0]),
+    duplicates=st.booleans(),
+    init_params=st.sampled_from(["kmeans", "random", "random_from_data", "k-means++"]),
+)
+def test_elbo_never_decreases(
+    seed, n, d, k, covariance_type, prior_type, reg_covar, concentration, duplicates, init_params
+):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, d) * rng.uniform(0.1, 10.0, size=d) + rng.randn(d) * 5
+    if duplicates:
+        X[: n // 2] = X[0]
+    if reg_covar == 0.0 and n <= d:
+        reg_covar = 1e-6  # the default covariance prior would be singular
+    model = _fit(
+        VariationalGaussianMixture(
+            n_components=k,
+            covariance_type=covariance_type,
+            weight_concentration_prior_type=prior_type,
+            weight_concentration_prior=concentration,
+            reg_covar=reg_covar,
+            init_params=init_params,
+            max_iter=30,
+            tol=0.0,
+            random_state=seed,
+        ),
+        X,
+    )
+    bounds = model.lower_bounds_
+    assert np.all(np.isfinite(bounds))
+    assert np.all(np.diff(bounds) >= -1e-9 * np.abs(bounds[1:]) - 1e-9)
+
+
+# ------------------------------------------------------------ vs scikit-learn
+class _SkResp(BayesianGaussianMixture):
+    """scikit-learn's BGM started from given responsibilities."""
+
+    def __init__(self, resp=None, **kwargs):
+        super().__init__(**kwargs)
+        self.resp = resp
+
+    def _initialize_parameters(self, X, random_state, xp=None):
+        self._initialize(X, self.resp)
+
+
+def _skvi_from_resp(model, X, resp, n_iter):
+    model.set_params(max_iter=n_iter)
+    X, w = model._validate_fit_data(X, None, reset=True)
+    model._resolve_priors(X, w)
+    model._initialize_from_resp(X, w, resp)
+    for _ in range(n_iter):
+        model._cavi_step(X, w)
+    return model
+
+
+@pytest.mark.parametrize("n_iter", [0, 1, 5])
+def test_same_iterates_as_sklearn_full_dirichlet(n_iter):
+    X, labels = _blobs(n=400, d=3, k=3)
+    resp = np.eye(4)[labels]
+    priors = dict(
+        n_components=4,
+        covariance_type="full",
+        weight_concentration_prior_type="dirichlet_distribution",
+        reg_covar=0.0,
+        covariance_prior=np.cov(X.T),
+    )
+    ours = _skvi_from_resp(VariationalGaussianMixture(**priors), X, resp, n_iter)
+    theirs = _SkResp(resp=resp, max_iter=max(n_iter, 1), tol=0.0, **priors)
+    if n_iter == 0:
+        theirs._check_parameters(X)
+        theirs._initialize(X, resp)
+        theirs._set_parameters(theirs._get_parameters())  # computes weights_
+    else:
+        _fit(theirs, X)
+    assert_allclose(ours.means_, theirs.means_, rtol=1e-6)
+    assert_allclose(ours.weights_, theirs.weights_, rtol=1e-6)
+    assert_allclose(ours.covariances_, theirs.covariances_, rtol=1e-6)
+    assert_allclose(ours.precisions_cholesky_, theirs.precisions_cholesky_, rtol=1e-6, atol=1e-12)
+    assert_allclose(ours.degrees_of_freedom_, theirs.degrees_of_freedom_, rtol=1e-6)
+    assert_allclose(ours.mean_precision_, theirs.mean_precision_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_same_m_step_as_sklearn(covariance_type, prior_type):
+    """Given the same responsibilities the conjugate updates coincide (weights too under
+    the Dirichlet prior; the DP truncation differs in the last stick)."""
+    X, labels = _blobs(n=300, d=3, k=3, seed=4)
+    rng = np.random.RandomState(0)
+    resp = rng.dirichlet(np.ones(3), size=len(X))
+    cov_prior = {"full": np.cov(X.T), "diag": X.var(0), "spherical": X.var(0).mean()}
+    priors = dict(
+        n_components=3,
+        covariance_type=covariance_type,
+        weight_concentration_prior_type=prior_type,
+        reg_covar=1e-3,
+        covariance_prior=cov_prior[covariance_type],
+    )
+    ours = _skvi_from_resp(VariationalGaussianMixture(**priors), X, resp, 0)
+    theirs = BayesianGaussianMixture(**priors)
+    theirs._check_parameters(X)
+    theirs._initialize(X, resp)
+    theirs._set_parameters(theirs._get_parameters())  # computes weights_
+    assert_allclose(ours.means_, theirs.means_, rtol=1e-6)
+    assert_allclose(ours.covariances_, theirs.covariances_, rtol=1e-6)
+    if prior_type == "dirichlet_distribution":
+        assert_allclose(ours.weights_, theirs.weights_, rtol=1e-6)
+    else:
+        a, b = ours.weight_concentration_
+        assert_allclose(a, theirs.weight_concentration_[0], rtol=1e-6)
+        assert_allclose(b[:-1], theirs.weight_concentration_[1][:-1], rtol=1e-6)
+        assert b[-1] == 0.0  # the truncation: the last stick is one
+        assert_allclose(ours.weights_.sum(), 1.0)
+
+
+def test_tied_is_the_exact_conjugate_update():
+    X, labels = _blobs(n=200, d=2, k=2, seed=5)
+    model = _skvi_from_resp(
+        VariationalGaussianMixture(n_components=2, covariance_type="tied", reg_covar=0.0),
+        X,
+        np.eye(2)[labels],
+        0,
+    )
+    nk, xbar, scatter = nv.suff_stats(X, np.eye(2)[labels])
+    beta0, nu0, m0 = model.mean_precision_prior_, model.degrees_of_freedom_prior_, X.mean(0)
+    expected = model.covariance_prior_ + scatter.sum(0)
+    for k in range(2):
+        diff = xbar[k] - m0
+        expected += beta0 * nk[k] / (beta0 + nk[k]) * np.outer(diff, diff)
+    assert_allclose(model.degrees_of_freedom_, nu0 + len(X))
+    assert_allclose(model.covariances_, expected / (nu0 + len(X)), rtol=1e-10)
+
+
+# --------------------------------------------------------------- behaviour
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_recovers_clusters_and_prunes_extra_components(covariance_type):
+    X, labels = _blobs(n=600, d=2, k=3, seed=6)
+    model = _fit(
+        VariationalGaussianMixture(
+            n_components=8,
+            covariance_type=covariance_type,
+            weight_concentration_prior=1e-3,
+            random_state=0,
+            max_iter=2000,
+            tol=1e-6,  # emptying a split cluster is slow near the optimum
+        ),
+        X,
+    )
+    assert model.converged_
+    assert adjusted_rand_score(labels, model.predict(X)) > 0.95
+    assert np.sum(model.weights_ > 0.01) == 3
+
+
+def test_fit_predict_equals_fit_then_predict():
+    X, _ = _blobs(n=300, d=2, k=4, seed=7)
+    a = VariationalGaussianMixture(n_components=4, random_state=0, max_iter=3)
+    b = VariationalGaussianMixture(n_components=4, random_state=0, max_iter=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert np.array_equal(a.fit_predict(X), b.fit(X).predict(X))
+
+
+def test_same_random_state_same_result_whatever_the_thread_count():
+    X, _ = _blobs(n=5000, d=4, k=5, seed=8)  # several row blocks
+    results = []
+    previous = numba.get_num_threads()
+    try:
+        for n_threads in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(n_threads)
+            model = _fit(VariationalGaussianMixture(n_components=6, random_state=3, max_iter=20), X)
+            results.append(model)
+    finally:
+        numba.set_num_threads(previous)
+    a, b = results
+    assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=1e-10)
+    assert_allclose(a.means_, b.means_, rtol=1e-10)
+    assert_allclose(a.covariances_, b.covariances_, rtol=1e-10)
+
+
+def test_n_init_keeps_the_best_bound():
+    X, _ = _blobs(n=300, d=2, k=5, seed=9, spread=3.0)
+    singles = [
+        _fit(VariationalGaussianMixture(n_components=5, random_state=s, init_params="random"), X)
+        for s in range(3)
+    ]
+    rs = np.random.RandomState(0)
+    best = _fit(
+        VariationalGaussianMixture(n_components=5, n_init=3, random_state=rs, init_params="random"),
+        X,
+    )
+    assert best.lower_bound_ >= max(m.lower_bound_ for m in singles) - 50  # sanity
+    assert best.lower_bound_ == pytest.approx(best.lower_bounds_[-1])
+
+
+def test_warm_start_continues_from_the_previous_solution():
+    X, _ = _blobs(n=300, d=2, k=3, seed=10)
+    model = VariationalGaussianMixture(n_components=3, warm_start=True, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        model.set_params(max_iter=2, tol=0.0).fit(X)
+    first = model.lower_bound_
+    _fit(model.set_params(max_iter=200, tol=1e-3), X)
+    assert model.lower_bounds_[0] >= first - 1e-9
+    assert model.converged_
+
+
+def test_tol_is_per_sample_so_large_fits_converge():
+    X, labels = _blobs(n=50_000, d=2, k=4, seed=11, spread=12.0)
+    model = _fit(VariationalGaussianMixture(n_components=4, random_state=0, max_iter=100), X)
+    assert model.converged_
+    assert model.n_iter_ < 100
+    assert adjusted_rand_score(labels, model.predict(X)) > 0.95
+
+
+def test_float32_input_is_accepted_and_agrees_with_float64():
+    X, _ = _blobs(n=400, d=3, k=3, seed=12)
+    m64 = _fit(VariationalGaussianMixture(n_components=3, random_state=0), X)
+    m32 = _fit(VariationalGaussianMixture(n_components=3, random_state=0), X.astype(np.float32))
+    assert_allclose(m32.lower_bound_, m64.lower_bound_, rtol=1e-5)
+    assert_allclose(m32.score_samples(X), m64.score_samples(X), rtol=1e-4, atol=1e-4)
+
+
+def test_sample_weights_equal_repeated_samples():
+    X, _ = _blobs(n=60, d=2, k=3, seed=13)
+    rng = np.random.RandomState(0)
+    w = rng.randint(0, 4, size=len(X))
+    kwargs = dict(n_components=3, random_state=0, covariance_type="full")
+    weighted = _fit(VariationalGaussianMixture(**kwargs), X, sample_weight=w)
+    repeated = _fit(VariationalGaussianMixture(**kwargs), np.repeat(X, w, axis=0))
+    assert_allclose(weighted.lower_bound_, repeated.lower_bound_, rtol=1e-9)
+    assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), atol=1e-8)
+
+
+# --------------------------------------------------------------- predictive
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_score_samples_is_a_normalised_density(covariance_type):
+    X, _ = _blobs(n=80, d=2, k=2, seed=14, spread=3.0)
+    model = _fit(
+        VariationalGaussianMixture(n_components=3, covariance_type=covariance_type, random_state=0),
+        X,
+    )
+    lo, hi = X.min(0) - 25, X.max(0) + 25
+    g0, g1 = np.linspace(lo[0], hi[0], 600), np.linspace(lo[1], hi[1], 600)
+    grid = np.stack(np.meshgrid(g0, g1), axis=-1).reshape(-1, 2)
+    mass = np.exp(model.score_samples(grid)).sum() * (g0[1] - g0[0]) * (g1[1] - g1[0])
+    assert mass == pytest.approx(1.0, abs=5e-3)  # heavy Student-t tails beyond the grid
+    assert model.score(X) == pytest.approx(model.score_samples(X).mean())
+
+
+def test_sample_draws_from_the_predictive_and_advances():
+    X, _ = _blobs(n=500, d=2, k=2, seed=15)
+    model = _fit(VariationalGaussianMixture(n_components=2, random_state=0), X)
+    a, ya = model.sample(20000)
+    b, _ = model.sample(5)
+    assert a.shape == (20000, 2) and ya.shape == (20000,)
+    assert not np.allclose(a[:5], b)
+    # the predictive mean is sum_k E[pi_k] m_k
+    assert_allclose(a.mean(0), model.weights_ @ model.means_, atol=0.15)
+    again = _fit(VariationalGaussianMixture(n_components=2, random_state=0), X)
+    assert_allclose(again.sample(20000)[0], a)  # same random_state, same stream
+
+
+# ----------------------------------------------------------- stochastic VI
+def test_partial_fit_on_a_stream_matches_batch_quality():
+    X, labels = _blobs(n=20000, d=2, k=3, seed=16)
+    batch = _fit(VariationalGaussianMixture(n_components=3, random_state=0), X)
+    stream = VariationalGaussianMixture(
+        n_components=3, random_state=0, total_samples=len(X), learning_offset=1.0
+    )
+    for epoch in range(3):
+        for chunk in np.array_split(np.random.RandomState(epoch).permutation(len(X)), 40):
+            stream.partial_fit(X[chunk])
+    assert stream.n_batch_iter_ == 120
+    assert adjusted_rand_score(labels, stream.predict(X)) > 0.95
+    assert stream.score(X) == pytest.approx(batch.score(X), abs=0.02)
+    assert len(stream.lower_bounds_) == 120
+
+
+def test_partial_fit_checks_the_number_of_features():
+    stream = VariationalGaussianMixture(n_components=2, random_state=0)
+    stream.partial_fit(np.random.RandomState(0).randn(50, 3))
+    with pytest.raises(ValueError, match="features"):
+        stream.partial_fit(np.random.RandomState(0).randn(50, 2))
+
+
+# -------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(degrees_of_freedom_prior=0.5), "degrees_of_freedom_prior"),
+        (dict(covariance_prior=np.array([[1.0, 2.0], [2.0, 1.0]])), "covariance_prior"),
+        (dict(covariance_prior=np.eye(3)), "covariance_prior"),
+        (dict(covariance_type="diag", covariance_prior=np.array([1.0, -1.0])), "covariance"),
+        (dict(covariance_type="spherical", covariance_prior=-1.0), "covariance_prior"),
+        (dict(weight_concentration_prior=0.0), "weight_concentration_prior"),
+        (dict(weight_concentration_prior=-1.0), "weight_concentration_prior"),
+        (dict(mean_precision_prior=0.0), "mean_precision_prior"),
+        (dict(mean_prior=np.zeros(3)), "mean_prior"),
+        (dict(mean_prior=np.array([0.0, np.nan])), "mean_prior"),
+    ],
+)
+def test_invalid_priors_raise_value_error_naming_the_parameter(params, match):
+    X = np.random.RandomState(0).randn(20, 2)
+    with pytest.raises(ValueError, match=match):
+        VariationalGaussianMixture(**params).fit(X)
+
+
+def test_zero_total_weight_raises():
+    X = np.random.RandomState(0).randn(20, 2)
+    with pytest.raises(ValueError, match="weights"):
+        VariationalGaussianMixture().fit(X, sample_weight=np.zeros(20))
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        VariationalGaussianMixture().fit(X, sample_weight=-np.ones(20))
+
+
+def _check_finite_and_monotone(model):
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        assert np.all(np.isfinite(getattr(model, name))), name
+    bounds = model.lower_bounds_
+    assert np.all(np.isfinite(bounds))
+    assert np.all(np.diff(bounds) >= -1e-9 * np.abs(bounds[1:]))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize(
+    "case", ["duplicates", "constant_feature", "more_components", "scale_1e8", "scale_1e-8"]
+)
+def test_degenerate_data_gives_finite_parameters(case, covariance_type):
+    X, _ = _blobs(n=60, d=3, k=2, seed=17)
+    k = 3
+    if case == "duplicates":
+        X[:40] = X[0]
+    elif case == "constant_feature":
+        X[:, 1] = 2.5
+    elif case == "more_components":
+        X, k = X[:5], 8
+    elif case == "scale_1e8":
+        X = X * 1e8
+    else:
+        X = X * 1e-8
+    before = X.copy()
+    model = _fit(
+        VariationalGaussianMixture(
+            n_components=k, covariance_type=covariance_type, random_state=0, max_iter=50
+        ),
+        X,
+    )
+    assert np.array_equal(X, before)  # X is never modified
+    _check_finite_and_monotone(model)
+    assert np.all(np.isfinite(model.score_samples(X)))
+    assert np.all(np.isfinite(model.predict_proba(X)))
+
+
+def test_constant_feature_without_regularisation_is_a_clear_error():
+    X = np.random.RandomState(0).randn(30, 2)
+    X[:, 0] = 1.0
+    with pytest.raises(ValueError, match="reg_covar"):
+        VariationalGaussianMixture(reg_covar=0.0).fit(X)
+
+
+# ----------------------------------------------------------- pipelines
+def test_grid_search_in_a_pipeline_picks_by_held_out_predictive_likelihood():
+    X, _ = _blobs(n=300, d=2, k=3, seed=18)
+    pipe = make_pipeline(
+        StandardScaler(), VariationalGaussianMixture(n_components=5, random_state=0)
+    )
+    grid = GridSearchCV(
+        pipe,
+        {
+            "variationalgaussianmixture__weight_concentration_prior": [1e-3, 1.0],
+            "variationalgaussianmixture__covariance_prior": [np.eye(2), np.eye(2) * 1e3],
+        },
+        cv=3,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        grid.fit(X)
+    scores = grid.cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(scores))
+    assert grid.best_score_ == scores.max()
+    assert grid.best_index_ == int(np.argmax(scores))
+    # a prior scale 1000 times the data's variance inflates the predictive: it must lose
+    assert grid.best_params_["variationalgaussianmixture__covariance_prior"][0, 0] == 1.0
+
+
+def test_verbose_prints_the_elbo(capsys):
+    X, _ = _blobs(n=100, d=2, k=2, seed=19)
+    _fit(VariationalGaussianMixture(n_components=2, verbose=2, verbose_interval=1), X)
+    out = capsys.readouterr().out
+    assert "Initialization 0" in out and "ELBO" in out and "Iteration 1" in out
