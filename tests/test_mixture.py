@@ -187,7 +187,9 @@ def test_elbo_never_decreases(
     )
     bounds = model.lower_bounds_
     assert np.all(np.isfinite(bounds))
-    assert np.all(np.diff(bounds) >= -1e-9 * np.abs(bounds[1:]) - 1e-9)
+    # round-off scale: the ELBO is a sum of O(X.size) terms; an ELBO near zero (two
+    # points, near-singular prior scale) still carries the round-off of its terms
+    assert np.all(np.diff(bounds) >= -1e-8 * (np.abs(bounds).max() + X.size))
 
 
 # ------------------------------------------------------------ vs scikit-learn

@@ -1,0 +1,517 @@
+"""VariationalGaussianMixture against scikit-learn's BayesianGaussianMixture.
+
+The library under comparison is a parameter, ``lib``:
+
+``skvi``
+    :class:`skvi.VariationalGaussianMixture` (its fit limits BLAS to one thread itself and
+    runs its Numba kernels on all cores).
+``sklearn``
+    :class:`sklearn.mixture.BayesianGaussianMixture` with the default thread pools.
+``sklearn-1blas``
+    The same under ``threadpoolctl.threadpool_limits(1)``, which is faster on small
+    matrices (see ``PERFORMANCE_NOTES.md``). The faster of the two scikit-learn rows is
+    the baseline of the ratios.
+
+Both libraries start from the same responsibilities: the one-hot labels of
+``KMeans(n_clusters, n_init=1, random_state=0)`` on the training data, computed once and
+injected through each library's initialisation hook. Both use their default priors
+(``weight_concentration_prior_type='dirichlet_process'``) and default ``tol`` (skvi's on
+the ELBO change per sample, scikit-learn's on the change of its total bound).
+
+Measured per case and library (medians over the repeats, JIT compile excluded by a
+warm-up):
+
+* seconds per iteration: ``(t(max_iter=M, tol=0) - t(max_iter=0)) / M``;
+* iterations and time to convergence with the default ``tol`` and ``max_iter=200``;
+* quality of that fit: ELBO per sample (skvi), scikit-learn's own ``lower_bound_`` (not
+  an ELBO: constants dropped), ARI of ``predict(X_train)`` against the true labels, and
+  the mean log-likelihood of the 20 % held-out samples (skvi: posterior predictive;
+  scikit-learn: plug-in).
+
+The JIT cost is measured separately in fresh subprocesses: ``import skvi`` and the first
+``fit`` with an empty Numba cache, then again with the cache that run filled.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from contextlib import nullcontext
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+# skvi first: it sets OMP_WAIT_POLICY before any OpenMP runtime is loaded, as it would be
+# in a user's program that imports skvi.
+import skvi
+from skvi import VariationalGaussianMixture
+
+from .common import fmt, log, markdown_table, median, quiet_convergence, time_call
+
+NAME = "mixture"
+LIBS = ("skvi", "sklearn", "sklearn-1blas")
+SKLEARN_LIBS = ("sklearn", "sklearn-1blas")
+MAX_ITER_CONVERGENCE = 200
+RANDOM_STATE = 0
+
+
+# --------------------------------------------------------------------------- estimators
+class _SkviFromResp(VariationalGaussianMixture):
+    """skvi's estimator initialised from injected responsibilities ``_bench_resp``."""
+
+    def _initialize(self, X, w, random_state, stats_scale=1.0):
+        self._bench_resp_used = True
+        return self._initialize_from_resp(X, w, self._bench_resp, stats_scale)
+
+
+def _sklearn_class():
+    from sklearn.mixture import BayesianGaussianMixture
+
+    class _SklearnFromResp(BayesianGaussianMixture):
+        """scikit-learn's estimator initialised from injected ``_bench_resp``."""
+
+        def _initialize_parameters(self, X, random_state, xp=None):
+            self._bench_resp_used = True
+            self._initialize(X, self._bench_resp.astype(X.dtype, copy=False))
+
+    return _SklearnFromResp
+
+
+def make_estimator(lib, resp, *, n_components, covariance_type, max_iter, tol=None):
+    """The estimator of ``lib`` that starts from the responsibilities ``resp``."""
+    params = dict(
+        n_components=n_components,
+        covariance_type=covariance_type,
+        max_iter=max_iter,
+        random_state=RANDOM_STATE,
+    )
+    if tol is not None:
+        params["tol"] = tol
+    cls = _SkviFromResp if lib == "skvi" else _sklearn_class()
+    est = cls(**params)
+    est._bench_resp = resp
+    est._bench_resp_used = False
+    return est
+
+
+def timed_fit(lib, est, X):
+    """Fit ``est`` on ``X`` under ``lib``'s thread settings; return the seconds taken.
+
+    The thread-limit context is entered outside the timed region.
+    """
+    from threadpoolctl import threadpool_limits
+
+    ctx = threadpool_limits(limits=1) if lib == "sklearn-1blas" else nullcontext()
+    with ctx, quiet_convergence():
+        seconds, _ = time_call(est.fit, X)
+    if not est._bench_resp_used:
+        raise RuntimeError(
+            f"{lib}: the injected initialisation was not used; the initialisation hook "
+            "of the estimator has changed, update benchmarks/bench_mixture.py."
+        )
+    return seconds
+
+
+# --------------------------------------------------------------------------------- data
+def _split(X, y, stratify=False):
+    from sklearn.model_selection import train_test_split
+
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.2, random_state=RANDOM_STATE, stratify=y if stratify else None
+    )
+    return (np.ascontiguousarray(X_train), np.ascontiguousarray(X_test), y_train, y_test)
+
+
+@lru_cache(maxsize=None)
+def blobs(n_samples):
+    """``make_blobs``: ``n_samples`` x 8 features, 16 centres, 80/20 split."""
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(
+        n_samples=n_samples, n_features=8, centers=16, random_state=RANDOM_STATE
+    )
+    return _split(X, y)
+
+
+@lru_cache(maxsize=None)
+def digits():
+    """scikit-learn's bundled digits, 1797 x 64 (no download), stratified 80/20 split."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return _split(X.astype(np.float64), y, stratify=True)
+
+
+@lru_cache(maxsize=None)
+def initial_resp(data_key, n_components):
+    """One-hot labels of ``KMeans(n_components, n_init=1, random_state=0)`` on X_train."""
+    from sklearn.cluster import KMeans
+
+    X_train = _DATA[data_key[0]](*data_key[1:])[0]
+    labels = (
+        KMeans(n_clusters=n_components, n_init=1, random_state=RANDOM_STATE)
+        .fit(X_train)
+        .labels_
+    )
+    resp = np.zeros((X_train.shape[0], n_components))
+    resp[np.arange(X_train.shape[0]), labels] = 1.0
+    return resp
+
+
+_DATA = {"blobs": blobs, "digits": digits}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    data_key: tuple  # ("blobs", n_samples) or ("digits",)
+    n_components: int
+    covariance_type: str
+    #: caps on the repeats of the scikit-learn rows (None: no cap), to keep a full run
+    #: within about ten minutes; the skvi rows always get the full number of repeats.
+    sklearn_iter_repeats: int | None = None
+    sklearn_conv_repeats: int | None = None
+
+    def data(self):
+        return _DATA[self.data_key[0]](*self.data_key[1:])
+
+
+def cases(quick):
+    """The cases of the full profile, or the small ones of the ``--quick`` profile."""
+    n_blobs = 5_000 if quick else 100_000
+    tag = f"blobs {n_blobs // 1000}k x 8"
+    # A scikit-learn fit of 100k x 8 at 200 iterations takes 30-180 s on the 2-core
+    # machines (0.15-0.9 s per iteration depending on load): one convergence run and
+    # three per-iteration repeats for those rows.
+    big = dict(sklearn_iter_repeats=None if quick else 3, sklearn_conv_repeats=1)
+    return [
+        Case(f"{tag}, K=16, full", ("blobs", n_blobs), 16, "full", **big),
+        Case(f"{tag}, K=16, diag", ("blobs", n_blobs), 16, "diag", **big),
+        Case("digits 1797 x 64, K=10, full", ("digits",), 10, "full"),
+        Case("digits 1797 x 64, K=10, diag", ("digits",), 10, "diag"),
+    ]
+
+
+# ---------------------------------------------------------------------------- measuring
+def warm_up():
+    """Compile (or load from Numba's cache) every kernel a fit, predict and score use,
+    and run scikit-learn once, so that no timing below includes one-off costs."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 3))
+    resp = np.eye(3)[rng.integers(0, 3, size=300)]
+    for ctype in ("full", "diag"):
+        for lib in ("skvi", "sklearn"):
+            est = make_estimator(lib, resp, n_components=3, covariance_type=ctype, max_iter=3)
+            timed_fit(lib, est, X)
+            est.predict(X)
+            est.score(X)
+
+
+def bench_case(case, lib, repeats, n_iter_timed):
+    """Every measurement of one case for one library (see the module docstring)."""
+    X_train, X_test, y_train, y_test = case.data()
+    resp = initial_resp(case.data_key, case.n_components)
+    n_train = X_train.shape[0]
+    kw = dict(n_components=case.n_components, covariance_type=case.covariance_type)
+
+    iter_repeats = conv_repeats = repeats
+    if lib in SKLEARN_LIBS:
+        if case.sklearn_iter_repeats:
+            iter_repeats = min(repeats, case.sklearn_iter_repeats)
+        if case.sklearn_conv_repeats:
+            conv_repeats = min(repeats, case.sklearn_conv_repeats)
+
+    # Seconds per iteration: both fits in each repeat, so that a slow spell of the
+    # machine affects a pair rather than one side of the difference.
+    setup_times, per_iter, init_means = [], [], None
+    for _ in range(iter_repeats):
+        est0 = make_estimator(lib, resp, max_iter=0, **kw)
+        setup_times.append(timed_fit(lib, est0, X_train))
+        init_means = est0.means_
+        est = make_estimator(lib, resp, max_iter=n_iter_timed, tol=0.0, **kw)
+        t_m = timed_fit(lib, est, X_train)
+        if est.n_iter_ != n_iter_timed:
+            raise RuntimeError(f"{lib}: ran {est.n_iter_} iterations, not {n_iter_timed}")
+        per_iter.append((t_m - setup_times[-1]) / n_iter_timed)
+
+    # Iterations and time to convergence at the default tol.
+    conv_times, est = [], None
+    for _ in range(conv_repeats):
+        est = make_estimator(lib, resp, max_iter=MAX_ITER_CONVERGENCE, **kw)
+        conv_times.append(timed_fit(lib, est, X_train))
+
+    from sklearn.metrics import adjusted_rand_score
+
+    ari = adjusted_rand_score(y_train, est.predict(X_train))
+    heldout = est.score(X_test)
+    return {
+        "case": case.name,
+        "lib": lib,
+        "n_train": n_train,
+        "n_test": X_test.shape[0],
+        "n_features": X_train.shape[1],
+        "n_components": case.n_components,
+        "covariance_type": case.covariance_type,
+        "iter_repeats": iter_repeats,
+        "n_iter_timed": n_iter_timed,
+        "setup_s": median(setup_times),
+        "setup_s_all": setup_times,
+        "time_per_iter_s": median(per_iter),
+        "time_per_iter_s_all": per_iter,
+        "conv_repeats": conv_repeats,
+        "max_iter": MAX_ITER_CONVERGENCE,
+        "tol": est.tol,
+        "time_to_conv_s": median(conv_times),
+        "time_to_conv_s_all": conv_times,
+        "n_iter": int(est.n_iter_),
+        "converged": bool(est.converged_),
+        "elbo_per_sample": est.lower_bound_ / n_train if lib == "skvi" else None,
+        "sklearn_lower_bound": None if lib == "skvi" else float(est.lower_bound_),
+        "ari_train": float(ari),
+        "heldout_mean_loglik": float(heldout),
+        "heldout_kind": "posterior predictive" if lib == "skvi" else "plug-in",
+        "_init_means": init_means,
+    }
+
+
+_JIT_SCRIPT = r"""
+import json, sys, time, warnings
+t0 = time.perf_counter()
+import numpy, scipy, sklearn, sklearn.mixture, numba
+t1 = time.perf_counter()
+import skvi
+t2 = time.perf_counter()
+from sklearn.exceptions import ConvergenceWarning
+warnings.simplefilter("ignore", ConvergenceWarning)
+X = numpy.random.default_rng(0).standard_normal((500, 4))
+def fit():
+    return skvi.VariationalGaussianMixture(n_components=3, max_iter=5, random_state=0).fit(X)
+out = {"import_deps_s": t1 - t0, "import_skvi_s": t2 - t1}
+t = time.perf_counter(); est = fit(); out["first_fit_s"] = time.perf_counter() - t
+t = time.perf_counter(); est.score(X); out["first_score_s"] = time.perf_counter() - t
+t = time.perf_counter(); est = fit(); out["second_fit_s"] = time.perf_counter() - t
+out["threading_layer"] = numba.threading_layer()
+print(json.dumps(out))
+"""
+
+
+def jit_cost():
+    """``import skvi`` and first-fit times in fresh subprocesses, with an empty Numba
+    cache (``NUMBA_CACHE_DIR`` a new temporary directory) and then with that same cache
+    filled by the first run."""
+    cache_dir = tempfile.mkdtemp(prefix="skvi-numba-cache-")
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    root = Path(__file__).resolve().parent.parent
+    rows = []
+    try:
+        for label in ("cold (empty cache)", "warm (cache filled by the cold run)"):
+            log(f"  jit cost: {label}")
+            seconds, proc = time_call(
+                subprocess.run,
+                [sys.executable, "-c", _JIT_SCRIPT],
+                env=env,
+                cwd=root,
+                capture_output=True,
+                text=True,
+            )
+            if proc.returncode:
+                raise RuntimeError(f"JIT subprocess failed:\n{proc.stderr}")
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            row.update(scenario=label, process_wall_s=seconds)
+            rows.append(row)
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    return rows
+
+
+def run(quick=False, repeats=None):
+    """Run the suite; return a JSON-serialisable dict (without the machine info)."""
+    repeats = repeats or (1 if quick else 5)
+    n_iter_timed = 3 if quick else 20
+    log("mixture: JIT warm-up")
+    warm_up()
+    results = []
+    for case in cases(quick):
+        log(f"mixture: {case.name}: data and k-means initialisation")
+        case.data()
+        initial_resp(case.data_key, case.n_components)
+        by_lib = {}
+        for lib in LIBS:
+            log(f"mixture: fitting {case.name} with {lib}")
+            by_lib[lib] = bench_case(case, lib, repeats, n_iter_timed)
+        skvi_means = by_lib["skvi"].pop("_init_means")
+        for lib in SKLEARN_LIBS:
+            diff = np.max(np.abs(by_lib[lib].pop("_init_means") - skvi_means))
+            by_lib[lib]["init_means_max_abs_diff_vs_skvi"] = float(diff)
+        _add_ratios(by_lib)
+        results.extend(by_lib.values())
+    log("mixture: JIT cost in fresh subprocesses")
+    return {
+        "suite": NAME,
+        "profile": "quick" if quick else "full",
+        "repeats": repeats,
+        "n_iter_timed": n_iter_timed,
+        "skvi_version": skvi.__version__,
+        "results": results,
+        "jit": jit_cost(),
+    }
+
+
+def _add_ratios(by_lib):
+    """Ratios of every row to skvi, and the faster scikit-learn row as the baseline."""
+    ref = by_lib["skvi"]
+    for row in by_lib.values():
+        row["time_per_iter_ratio_to_skvi"] = row["time_per_iter_s"] / ref["time_per_iter_s"]
+        row["time_to_conv_ratio_to_skvi"] = row["time_to_conv_s"] / ref["time_to_conv_s"]
+    for metric in ("time_per_iter", "time_to_conv"):
+        base = min(SKLEARN_LIBS, key=lambda lib: by_lib[lib][f"{metric}_s"])
+        for row in by_lib.values():
+            row[f"{metric}_baseline"] = base
+
+
+# ------------------------------------------------------------------------------ report
+def markdown(report):
+    """The suite's markdown section (tables and a few notes)."""
+    rows = report["results"]
+    out = []
+    summary = []
+    for row in rows:
+        if row["lib"] != "skvi":
+            continue
+        others = {r["lib"]: r for r in rows if r["case"] == row["case"]}
+        b_iter = others[row["time_per_iter_baseline"]]
+        b_conv = others[row["time_to_conv_baseline"]]
+        summary.append(
+            [
+                row["case"],
+                f"{b_iter['time_per_iter_s'] / row['time_per_iter_s']:.1f}x "
+                f"({b_iter['lib']})",
+                f"{b_conv['time_to_conv_s'] / row['time_to_conv_s']:.1f}x ({b_conv['lib']})",
+                f"{row['n_iter']}{'' if row['converged'] else '*'} / "
+                f"{b_conv['n_iter']}{'' if b_conv['converged'] else '*'}",
+                f"{row['ari_train']:.3f} / {b_conv['ari_train']:.3f}",
+                f"{row['heldout_mean_loglik']:.3f} / {b_conv['heldout_mean_loglik']:.3f}",
+            ]
+        )
+    head = next((r for r in rows if r["lib"] == "skvi" and r["case"].startswith("blobs")), None)
+    if head is not None:
+        others = {r["lib"]: r for r in rows if r["case"] == head["case"]}
+        base = others[head["time_per_iter_baseline"]]
+        out.append(
+            f"**{head['case']}: sklearn time per iteration / skvi time per iteration = "
+            f"{base['time_per_iter_s'] / head['time_per_iter_s']:.1f}** "
+            f"(baseline `{base['lib']}`: {base['time_per_iter_s'] * 1e3:.1f} ms, "
+            f"skvi: {head['time_per_iter_s'] * 1e3:.1f} ms; target >= 6). "
+            f"ARI skvi {head['ari_train']:.4f}, sklearn {base['ari_train']:.4f}.\n"
+        )
+    out.append("### Summary: skvi against the faster scikit-learn configuration\n")
+    out.append(
+        markdown_table(
+            [
+                "case",
+                "speed-up per iteration (sklearn s/iter / skvi s/iter)",
+                "speed-up to convergence",
+                "iterations skvi / sklearn",
+                "ARI skvi / sklearn",
+                "held-out mean log-lik skvi / sklearn",
+            ],
+            summary,
+            "lrrrrr",
+        )
+    )
+    out.append(
+        "`*` = not converged within max_iter=200. Baseline = the faster of `sklearn` and "
+        "`sklearn-1blas` for that metric (in brackets). Held-out: skvi's posterior "
+        "predictive density vs scikit-learn's plug-in density, both nats per sample.\n"
+    )
+
+    out.append("\n### All rows\n")
+    table = []
+    for row in rows:
+        base_iter = row["lib"] == row["time_per_iter_baseline"]
+        table.append(
+            [
+                row["case"],
+                f"**{row['lib']}**" if base_iter else row["lib"],
+                fmt(row["time_per_iter_s"], ".4f"),
+                fmt(row["time_per_iter_ratio_to_skvi"], ".2f"),
+                fmt(row["setup_s"], ".3f"),
+                row["n_iter"],
+                fmt(row["converged"]),
+                fmt(row["time_to_conv_s"], ".3f"),
+                fmt(row["time_to_conv_ratio_to_skvi"], ".2f"),
+                fmt(row["elbo_per_sample"], ".4f"),
+                fmt(row["sklearn_lower_bound"], ".6g"),
+                fmt(row["heldout_mean_loglik"], ".4f"),
+                fmt(row["ari_train"], ".4f"),
+                f"{row['iter_repeats']}/{row['conv_repeats']}",
+            ]
+        )
+    out.append(
+        markdown_table(
+            [
+                "case",
+                "library",
+                "s / iter",
+                "÷ skvi",
+                "setup s (max_iter=0)",
+                "iters",
+                "converged",
+                "time to conv. s",
+                "÷ skvi",
+                "ELBO / sample (skvi)",
+                "sklearn lower_bound_ (own bound, not an ELBO)",
+                "held-out mean log-lik",
+                "ARI (train)",
+                "repeats (iter/conv)",
+            ],
+            table,
+            "llrrrrlrrrrrrr",
+        )
+    )
+    out.append(
+        "Bold library: the per-iteration baseline of that case (the faster scikit-learn "
+        "row). `÷ skvi` = this row's time / skvi's time (> 1: skvi is faster).\n"
+    )
+    diffs = [
+        r.get("init_means_max_abs_diff_vs_skvi") for r in rows if r["lib"] != "skvi"
+    ]
+    if diffs:
+        out.append(
+            f"\nSame initialisation check: max |means_ sklearn - means_ skvi| after the "
+            f"max_iter=0 fit, over all cases: {max(diffs):.2e}.\n"
+        )
+
+    out.append("\n### JIT cost (fresh subprocess, `NUMBA_CACHE_DIR` = a new directory)\n")
+    out.append(
+        markdown_table(
+            [
+                "Numba cache",
+                "import numpy/scipy/sklearn/numba s",
+                "import skvi s",
+                "first fit s",
+                "first score s",
+                "second fit s",
+                "process wall s",
+            ],
+            [
+                [
+                    r["scenario"],
+                    fmt(r["import_deps_s"], ".3f"),
+                    fmt(r["import_skvi_s"], ".3f"),
+                    fmt(r["first_fit_s"], ".3f"),
+                    fmt(r["first_score_s"], ".3f"),
+                    fmt(r["second_fit_s"], ".3f"),
+                    fmt(r["process_wall_s"], ".2f"),
+                ]
+                for r in report["jit"]
+            ],
+            "lrrrrrr",
+        )
+    )
+    out.append("First fit/score on a 500 x 4 array, 3 components, full covariance.\n")
+    return "\n".join(out)
