@@ -24,7 +24,7 @@ ESTIMATORS = [
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: {}, xfail_strict=True)
+@parametrize_with_checks(ESTIMATORS)  # no expected failures
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 

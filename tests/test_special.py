@@ -332,7 +332,7 @@ def test_kl_dirichlet_against_entropy_and_cross_entropy(alpha_q, alpha_p):
     samples = rng.dirichlet(aq, size=20000)
     log_p = stats.dirichlet(ap).logpdf(samples.T)
     se = log_p.std(ddof=1) / np.sqrt(log_p.size)
-    assert abs(got - (-entropy - log_p.mean())) <= 5 * se
+    assert abs(got - (-entropy - log_p.mean())) <= 5 * se + 1e-12  # se = 0 for a flat p
 
 
 @pytest.mark.parametrize(("d", "dof_q", "dof_p"), [(1, 3.0, 1.5), (2, 4.5, 2.0), (3, 7.0, 9.0)])
