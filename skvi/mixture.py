@@ -547,8 +547,9 @@ degrees_of_freedom_prior_, covariance_prior_
             ].sum(axis=1)
             trace = prec.sum(axis=1)
         else:
+            # E ln lambda = psi(a) - ln b with a = d nu / 2, b = d c / 2
             log_det = d * (
-                digamma_array(d * dof / 2) - np.log(d * np.exp(params["_log_det_scale_inv"]) / 2)
+                digamma_array(d * dof / 2) - np.log(d / 2) - params["_log_det_scale_inv"]
             )
             trace = d * prec
         return prec, log_det, trace
@@ -788,14 +789,14 @@ degrees_of_freedom_prior_, covariance_prior_
         dof, prec_chol, _ = self._predictive_t()
         counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
         X, y = [], []
+        diag = self._ctype == kern.DIAG
         for k, count in enumerate(counts):
+            # Student-t = Gaussian / sqrt(chi2_dof / dof); one chi2 per feature for 'diag'
+            # (a product of univariate t's), one per sample otherwise
             z = rng.standard_normal((count, d))
-            g = np.sqrt(rng.chisquare(dof[k], size=(count, 1)) / dof[k])
-            if self._ctype == kern.DIAG:
-                g = np.sqrt(rng.chisquare(dof[k], size=(count, d)) / dof[k])
-                e = z / prec_chol[k, 0]
-            else:
-                e = np.linalg.solve(prec_chol[k], z.T).T  # z @ inv(U)
+            g = np.sqrt(rng.chisquare(dof[k], size=(count, d if diag else 1)) / dof[k])
+            # z @ inv(U) has covariance inv(U U^T) for the scale-precision U U^T
+            e = z / prec_chol[k, 0] if diag else np.linalg.solve(prec_chol[k].T, z.T).T
             X.append(self.means_[k] + e / g)
             y.append(np.full(count, k))
         return np.vstack(X), np.concatenate(y)

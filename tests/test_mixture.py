@@ -420,6 +420,22 @@ def test_sample_draws_from_the_predictive_and_advances():
     assert_allclose(again.sample(20000)[0], a)  # same random_state, same stream
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_sample_has_the_predictive_covariance(covariance_type):
+    rng = np.random.RandomState(20)
+    X = rng.randn(3000, 3) @ np.array([[2.0, 0.0, 0.0], [1.5, 0.5, 0.0], [-1.0, 0.3, 0.2]])
+    model = _fit(VariationalGaussianMixture(covariance_type=covariance_type), X)
+    # one component, large N: the predictive t has dof ~ N and scale ~ covariances_
+    cov = {
+        "full": lambda c: c[0],
+        "tied": lambda c: c,
+        "diag": lambda c: np.diag(c[0]),
+        "spherical": lambda c: c[0] * np.eye(3),
+    }[covariance_type](model.covariances_)
+    draws, _ = model.sample(100_000)
+    assert_allclose(np.cov(draws.T), cov, rtol=0.03, atol=0.03 * np.abs(cov).max())
+
+
 # ----------------------------------------------------------- stochastic VI
 def test_partial_fit_on_a_stream_matches_batch_quality():
     X, labels = _blobs(n=20000, d=2, k=3, seed=16)
