@@ -1,5 +1,8 @@
 """skvi: scikit-learn compatible variational-inference estimators."""
 
+# _jit first: it sets the OpenMP wait policy before any OpenMP runtime (Numba's, or
+# scikit-learn's for KMeans) is loaded by the imports below.
+from . import _jit  # noqa: F401, I001
 from .mixture import VariationalGaussianMixture
 
 __version__ = "0.1.0.dev0"

@@ -12,6 +12,15 @@ choice of the best restart, ``warm_start``, ``verbose`` printing and the
     One sweep of coordinate ascent over every factor; return the ELBO after it.
 ``_get_parameters() -> dict`` / ``_set_parameters(dict)``
     Save and restore the variational parameters (for the best of ``n_init`` restarts).
+
+and may provide a fifth:
+
+``_leave_plateau(X, sample_weight, bound, min_gain) -> float or None``
+    Called when the change falls below ``tol``: try a move that raises the ELBO by more
+    than ``min_gain`` (the state after it, and its ELBO), or return None to declare
+    convergence. Coordinate ascent can crawl along a plateau (two components sharing a
+    cluster separate at ~1e-4 nats per sample per sweep); this is where a model can
+    jump off it. The loop stays monotone because only improving moves are kept.
 """
 
 import time
@@ -25,6 +34,9 @@ from sklearn.utils import check_random_state
 
 class VariationalEstimator(BaseEstimator):
     """Base class owning the CAVI fit loop (see the module docstring)."""
+
+    def _leave_plateau(self, X, sample_weight, bound, min_gain):
+        return None
 
     def _fit_loop(self, X, sample_weight, n_samples_eff):
         """Run ``n_init`` restarts of at most ``max_iter`` sweeps; keep the best.
@@ -47,7 +59,8 @@ class VariationalEstimator(BaseEstimator):
             else:
                 bound = self.lower_bound_
             history, converged, n_iter = [], False, 0
-            for n_iter in range(1, self.max_iter + 1):
+            while n_iter < self.max_iter:
+                n_iter += 1
                 previous = bound
                 bound = self._cavi_step(X, sample_weight)
                 history.append(bound)
@@ -58,8 +71,18 @@ class VariationalEstimator(BaseEstimator):
                         msg += f"\t time {time.perf_counter() - t0:.3f}s"
                     print(msg)
                 if abs(change) < self.tol:
-                    converged = True
-                    break
+                    moved = None
+                    if n_iter < self.max_iter:
+                        moved = self._leave_plateau(X, sample_weight, bound, self.tol * scale)
+                    if moved is None:
+                        converged = True
+                        break
+                    # a move is one more sweep: it counts as an iteration
+                    n_iter += 1
+                    bound = moved
+                    history.append(bound)
+                    if self.verbose:
+                        print(f"  Iteration {n_iter}\t ELBO {bound:.10g}\t (move accepted)")
             if self.verbose:
                 status = "converged" if converged else "did not converge"
                 print(

@@ -24,10 +24,12 @@ Flags
 import os
 from contextlib import contextmanager
 
-# Numba's OpenMP workers spin after each parallel region by default; on a 2-core machine
-# shared with BLAS threads (or another process) the spinning steals the core that the
-# next serial step needs (measured: a 21 ms kernel took 200-300 ms). Sleep instead.
-# Set before Numba's OpenMP runtime is first loaded; a value set by the user wins.
+# OpenMP workers (Numba's, and scikit-learn's in the KMeans initialisation) spin after
+# each parallel region by default; on a 2-core machine shared with BLAS threads or
+# another process the spinning steals the core the next serial step needs (measured
+# here: a 21 ms kernel took 200-300 ms, a 4 ms KMeans 160-250 ms). Sleep instead.
+# Set before an OpenMP runtime is first loaded (skvi/__init__ imports this module
+# first); a value set by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba  # noqa: E402

@@ -239,6 +239,8 @@ def expected_log_weights(weight_concentration, prior_type):
     """
     if prior_type == "dirichlet_distribution":
         alpha = np.asarray(weight_concentration, dtype=float)
+        if alpha.ndim != 1:
+            raise ValueError("dirichlet_distribution expects a 1-D alpha of shape (K,)")
         return digamma(alpha) - digamma(alpha.sum())
     if prior_type == "dirichlet_process":
         a, b = weight_concentration

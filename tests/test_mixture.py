@@ -312,6 +312,21 @@ def test_recovers_clusters_and_prunes_extra_components(covariance_type):
     assert np.sum(model.weights_ > 0.01) == 3
 
 
+def test_delete_moves_leave_the_plateau_where_two_components_share_a_cluster():
+    rng = np.random.RandomState(21)
+    centers = rng.uniform(-10, 10, size=(4, 5))
+    labels = rng.randint(4, size=4000)
+    X = centers[labels] + rng.randn(4000, 5)
+    kwargs = dict(n_components=10, random_state=0, max_iter=300)
+    plain = _fit(VariationalGaussianMixture(prune=False, **kwargs), X)
+    pruned = _fit(VariationalGaussianMixture(**kwargs), X)
+    assert pruned.converged_
+    assert pruned.lower_bound_ > plain.lower_bound_  # plain CAVI stopped on a plateau
+    assert np.all(np.diff(pruned.lower_bounds_) >= 0)  # moves are kept only if they help
+    assert np.sum(pruned.weights_ > 0.01) == 4
+    assert adjusted_rand_score(labels, pruned.predict(X)) > 0.99
+
+
 def test_fit_predict_equals_fit_then_predict():
     X, _ = _blobs(n=300, d=2, k=4, seed=7)
     a = VariationalGaussianMixture(n_components=4, random_state=0, max_iter=3)
