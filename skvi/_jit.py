@@ -58,9 +58,10 @@ def jit_parallel(func):
     return numba.njit(parallel=True, **_OPTIONS)(func)
 
 
+@jit
 def n_blocks(n_rows):
-    """Number of fixed-size row blocks covering ``n_rows`` rows."""
-    return max(1, -(-n_rows // BLOCK_ROWS))
+    """Number of fixed-size row blocks covering ``n_rows`` rows (at least one)."""
+    return max(1, (n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS)
 
 
 def max_threads():

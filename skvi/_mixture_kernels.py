@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ._jit import BLOCK_ROWS, jit, jit_parallel, prange
+from ._jit import BLOCK_ROWS, jit, jit_parallel, n_blocks, prange
 
 FULL, TIED, DIAG, SPHERICAL = 0, 1, 2, 3
 COVARIANCE_CODES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": SPHERICAL}
@@ -117,7 +117,7 @@ def _estep_stats(X, weights, center, coef, ctype):
     """
     n = X.shape[0]
     n_coef, n_comp = coef.shape
-    nb = max(1, (n + BLOCK_ROWS - 1) // BLOCK_ROWS)
+    nb = n_blocks(n)
     blocks = np.zeros((nb, n_coef, n_comp))
     extra_b = np.zeros((nb, 2))
     for b in prange(nb):
@@ -154,7 +154,7 @@ def _resp_stats(X, weights, center, resp, ctype, n_coef):
     for given responsibilities (``Z`` as in :func:`_estep_stats`)."""
     n = X.shape[0]
     n_comp = resp.shape[1]
-    nb = max(1, (n + BLOCK_ROWS - 1) // BLOCK_ROWS)
+    nb = n_blocks(n)
     blocks = np.zeros((nb, n_coef, n_comp))
     ent_b = np.zeros(nb)
     for b in prange(nb):
@@ -189,26 +189,20 @@ def _log_resp(X, center, coef, ctype):
     n_coef, n_comp = coef.shape
     out = np.empty((n, n_comp))
     norm = np.empty(n)
-    nb = max(1, (n + BLOCK_ROWS - 1) // BLOCK_ROWS)
+    nb = n_blocks(n)
     for b in prange(nb):
         Z = np.empty((SUB_ROWS, n_coef))
+        resp = np.empty(n_comp)
         stop = min(n, (b + 1) * BLOCK_ROWS)
         for s0 in range(b * BLOCK_ROWS, stop, SUB_ROWS):
             m = min(SUB_ROWS, stop - s0)
             _expand_rows(X, s0, s0 + m, center, ctype, Z)
             L = np.dot(Z[:m], coef)
             for i in range(m):
-                row = L[i]
-                mx = -np.inf
-                for k in range(n_comp):
-                    mx = max(mx, row[k])
-                s = 0.0
-                for k in range(n_comp):
-                    s += math.exp(row[k] - mx)
-                lse = mx + math.log(s)
+                lse, _ = _row_resp(L[i], resp)
                 norm[s0 + i] = lse
                 for k in range(n_comp):
-                    out[s0 + i, k] = row[k] - lse
+                    out[s0 + i, k] = L[i, k] - lse
     return out, norm
 
 
@@ -230,7 +224,7 @@ def _log_student_t(X, means, prec_chol, dof, log_norm, ctype):
     n, d = X.shape
     n_comp = means.shape[0]
     out = np.empty((n, n_comp))
-    nb = max(1, (n + BLOCK_ROWS - 1) // BLOCK_ROWS)
+    nb = n_blocks(n)
     for b in prange(nb):
         diff = np.empty(d)
         for i in range(b * BLOCK_ROWS, min(n, (b + 1) * BLOCK_ROWS)):
