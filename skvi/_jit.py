@@ -64,6 +64,25 @@ def n_blocks(n_rows):
     return max(1, (n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS)
 
 
+_BLAS = None
+
+
+def single_threaded_blas():
+    """Context in which BLAS runs on one thread.
+
+    Kernels call BLAS on small sub-block products from every Numba thread; a
+    multi-threaded BLAS underneath would oversubscribe the cores, and scikit-learn's own
+    mixture code is faster with one BLAS thread on this machine (PERFORMANCE_NOTES).
+    The controller is created once, on first use.
+    """
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
 def max_threads():
     """Number of threads available to parallel kernels."""
     return numba.config.NUMBA_NUM_THREADS

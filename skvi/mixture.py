@@ -10,10 +10,10 @@ from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from . import _mixture_kernels as kern
 from ._base import VariationalEstimator
+from ._jit import single_threaded_blas
 from ._special import (
     digamma_array,
     expected_log_det_wishart,
@@ -284,7 +284,7 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         """
         X, w = self._validate_fit_data(X, sample_weight, reset=True)
         # BLAS only sees d x d matrices here: one thread is faster (PERFORMANCE_NOTES)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             if not (self.warm_start and hasattr(self, "converged_")):
                 self._resolve_priors(X, w)
             self._fit_loop(X, w, w.sum())
@@ -323,7 +323,7 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         first = not hasattr(self, "_stats")
         X, w = self._validate_fit_data(X, sample_weight, reset=first)
         scale = self.total_samples / w.sum()
-        with threadpool_limits(limits=1, user_api="blas"):
+        with single_threaded_blas():
             if first:
                 self._resolve_priors(X, w)
                 random_state = check_random_state(self.random_state)
@@ -705,7 +705,8 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
 
     def _estimate_log_resp(self, X):
-        return kern.log_resp(X, self._center, self._coef, self._ctype)
+        with single_threaded_blas():
+            return kern.log_resp(X, self._center, self._coef, self._ctype)
 
     def predict_proba(self, X):
         """Responsibilities :math:`r_{nk}` (Bishop 10.49) under the fitted posterior.
