@@ -3,8 +3,9 @@
 # _jit first: it sets the OpenMP wait policy before any OpenMP runtime (Numba's, or
 # scikit-learn's for KMeans) is loaded by the imports below.
 from . import _jit  # noqa: F401, I001
+from .lda import VariationalLDA
 from .mixture import VariationalGaussianMixture
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["VariationalGaussianMixture", "__version__"]
+__all__ = ["VariationalGaussianMixture", "VariationalLDA", "__version__"]

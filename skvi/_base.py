@@ -38,11 +38,21 @@ class VariationalEstimator(BaseEstimator):
     def _leave_plateau(self, X, sample_weight, bound, min_gain):
         return None
 
+    def _convergence_checked(self):
+        """Whether a fit that never met the convergence test deserves a warning."""
+        return True
+
+    def _converged(self, bounds, scale):
+        """Default test: ``|bounds[-1] - bounds[-2]| / scale < tol`` (``bounds`` starts
+        with the initial ELBO)."""
+        return abs(bounds[-1] - bounds[-2]) / scale < self.tol
+
     def _fit_loop(self, X, sample_weight, n_samples_eff):
         """Run ``n_init`` restarts of at most ``max_iter`` sweeps; keep the best.
 
-        Convergence: ``|ELBO_t - ELBO_{t-1}| / n_samples_eff < tol``, where
-        ``n_samples_eff`` is the sum of the sample weights.
+        Convergence (``_converged``, by default): ``|ELBO_t - ELBO_{t-1}| / n_samples_eff
+        < tol``, where ``n_samples_eff`` is the sum of the sample weights (a model may
+        pass another scale, such as the number of tokens).
         """
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -58,7 +68,7 @@ class VariationalEstimator(BaseEstimator):
                 bound = self._initialize(X, sample_weight, random_state)
             else:
                 bound = self.lower_bound_
-            history, converged, n_iter = [], False, 0
+            history, converged, n_iter, start = [], False, 0, bound
             while n_iter < self.max_iter:
                 n_iter += 1
                 previous = bound
@@ -70,7 +80,7 @@ class VariationalEstimator(BaseEstimator):
                     if self.verbose >= 2:
                         msg += f"\t time {time.perf_counter() - t0:.3f}s"
                     print(msg)
-                if abs(change) < self.tol:
+                if self._converged([start, *history], scale):
                     moved = None
                     if n_iter < self.max_iter:
                         moved = self._leave_plateau(X, sample_weight, bound, self.tol * scale)
@@ -95,7 +105,7 @@ class VariationalEstimator(BaseEstimator):
 
         params, history, n_iter, converged = best
         self._set_parameters(params)
-        if not converged and self.max_iter > 0:
+        if not converged and self.max_iter > 0 and self._convergence_checked():
             warnings.warn(
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",

@@ -566,3 +566,54 @@ __all__ = [
     "log_wishart_norm",
     "logsumexp_rows",
 ]
+
+
+@jit
+def trigamma(x):
+    r"""Trigamma :math:`\psi'(x)` for :math:`x > 0` (recurrence, then the asymptotic series
+    :math:`\psi'(x) \sim 1/x + 1/(2x^2) + \sum_k B_{2k}/x^{2k+1}`)."""
+    x = float(x)
+    out = 0.0
+    while x < 10.0:
+        out += 1.0 / (x * x)
+        x += 1.0
+    inv = 1.0 / x
+    inv2 = inv * inv
+    # B_2 .. B_14: 1/6, -1/30, 1/42, -1/30, 5/66, -691/2730, 7/6
+    series = inv2 * (
+        1.0 / 6.0
+        - inv2
+        * (
+            1.0 / 30.0
+            - inv2
+            * (
+                1.0 / 42.0
+                - inv2
+                * (1.0 / 30.0 - inv2 * (5.0 / 66.0 - inv2 * (691.0 / 2730.0 - inv2 * 7.0 / 6.0)))
+            )
+        )
+    )
+    return out + inv + 0.5 * inv2 + inv * series
+
+
+@jit
+def inverse_digamma(y):
+    r"""The :math:`x > 0` with :math:`\psi(x) = y`, by Newton's method (Minka 2000,
+    "Estimating a Dirichlet distribution", appendix C): start at :math:`e^{y} + 1/2` for
+    :math:`y \ge -2.22`, else :math:`-1/(y - \psi(1))`, then
+    :math:`x \leftarrow x - (\psi(x) - y)/\psi'(x)` until the step is below 1e-14
+    relative."""
+    y = float(y)
+    if y >= -2.22:
+        x = math.exp(y) + 0.5
+    else:
+        x = -1.0 / (y + 0.5772156649015329)
+    for _ in range(100):
+        step = (digamma(x) - y) / trigamma(x)
+        x_new = x - step
+        if x_new <= 0.0:
+            x_new = 0.5 * x
+        if abs(x_new - x) <= 1e-14 * x:
+            return x_new
+        x = x_new
+    return x

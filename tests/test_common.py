@@ -3,11 +3,15 @@
 import pytest
 from sklearn.utils.estimator_checks import (
     check_dataframe_column_names_consistency,
+    check_get_feature_names_out_error,
     check_param_validation,
+    check_set_output_transform,
+    check_transformer_get_feature_names_out,
+    check_transformer_get_feature_names_out_pandas,
     parametrize_with_checks,
 )
 
-from skvi import VariationalGaussianMixture
+from skvi import VariationalGaussianMixture, VariationalLDA
 
 ESTIMATORS = [
     VariationalGaussianMixture(max_iter=20),
@@ -20,6 +24,10 @@ ESTIMATORS = [
         max_iter=20,
     ),
     VariationalGaussianMixture(n_components=2, covariance_type="tied", init_params="random"),
+    VariationalLDA(max_iter=5, batch_size=10),
+    VariationalLDA(n_components=3, max_iter=5),
+    VariationalLDA(n_components=3, max_iter=5, learning_method="online", batch_size=10),
+    VariationalLDA(n_components=3, max_iter=5, doc_topic_prior="auto", topic_word_prior="auto"),
 ]
 
 
@@ -30,8 +38,17 @@ def test_sklearn_compatible(estimator, check):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@pytest.mark.parametrize("estimator", ESTIMATORS[:2], ids=repr)
+@pytest.mark.parametrize("estimator", [ESTIMATORS[0], ESTIMATORS[1], ESTIMATORS[5]], ids=repr)
 def test_checks_not_run_by_check_estimator(estimator):
     name = type(estimator).__name__
     check_param_validation(name, estimator)
     check_dataframe_column_names_consistency(name, estimator)
+
+
+@pytest.mark.parametrize("estimator", [ESTIMATORS[5], ESTIMATORS[6]], ids=repr)
+def test_transformer_feature_names_and_set_output(estimator):
+    name = type(estimator).__name__
+    check_transformer_get_feature_names_out(name, estimator)
+    check_transformer_get_feature_names_out_pandas(name, estimator)
+    check_get_feature_names_out_error(name, estimator)
+    check_set_output_transform(name, estimator)

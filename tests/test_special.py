@@ -568,3 +568,11 @@ def test_scalar_functions_accept_python_and_numpy_scalars():
     assert log_wishart_norm(0, 4, 2) == log_wishart_norm(0.0, np.float64(4.0), np.int64(2))
     assert kl_gamma(1, 2, 3, 4) == kl_gamma(1.0, 2.0, 3.0, 4.0)
     assert isinstance(kl_beta(1, 2, 3, 4), float)
+
+
+def test_trigamma_and_inverse_digamma():
+    from skvi._special import inverse_digamma, trigamma
+
+    x = np.logspace(-6, 6, 200)
+    assert_allclose([trigamma(v) for v in x], special.polygamma(1, x), rtol=1e-12)
+    assert_allclose([inverse_digamma(v) for v in special.digamma(x)], x, rtol=1e-11)

@@ -1,0 +1,525 @@
+"""Variational latent Dirichlet allocation: batch CAVI and stochastic VI."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import gen_batches
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
+
+from . import _lda_kernels as kern
+from ._base import VariationalEstimator
+from ._jit import num_threads
+from ._special import digamma_array, inverse_digamma, kl_dirichlet, log_dirichlet_norm, trigamma
+
+
+class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VariationalEstimator):
+    r"""Latent Dirichlet allocation fitted by variational inference.
+
+    A drop-in replacement for :class:`sklearn.decomposition.LatentDirichletAllocation`
+    with the mean-field family of Blei, Ng and Jordan (2003): Dirichlet
+    :math:`q(\theta_d \mid \gamma_d)`, Dirichlet :math:`q(\beta_k \mid \lambda_k)`,
+    categorical :math:`q(z_{dn} \mid \phi_{dn})`. The per-document updates run in a Numba
+    kernel over CSR rows, parallel over documents.
+
+    Parameters
+    ----------
+    n_components : int, default=10
+        Number of topics.
+    doc_topic_prior : float, array-like of shape (n_components,), 'auto' or None, \
+default=None
+        :math:`\alpha`: a positive float (values above 1 allowed), an asymmetric prior,
+        or ``'auto'`` to learn an asymmetric prior by empirical Bayes (Minka's fixed
+        point on the ELBO). None means ``1 / n_components``.
+    topic_word_prior : float, 'auto' or None, default=None
+        :math:`\eta`, symmetric: a positive float or ``'auto'`` (learned by Newton's
+        method on the ELBO). None means ``1 / n_components``.
+    learning_method : {'batch', 'online'}, default='batch'
+        'batch': coordinate ascent over the whole corpus; the per-document parameters
+        are warm-started from the previous sweep, so the ELBO never decreases. 'online':
+        stochastic variational inference over mini-batches (Hoffman, Blei and Bach 2010).
+    learning_decay : float, default=0.7
+        :math:`\kappa` of the online step size :math:`\rho_t = (\tau_0 + t)^{-\kappa}`.
+    learning_offset : float, default=10.0
+        :math:`\tau_0` (greater than 1 as in scikit-learn).
+    max_iter : int, default=10
+        Passes over the data.
+    batch_size : int, default=128
+        Documents per mini-batch (online).
+    evaluate_every : int, default=-1
+        Check convergence every ``evaluate_every`` passes with the perplexity of the ELBO
+        (``<= 0``: never; then all ``max_iter`` passes run).
+    total_samples : int, default=1e6
+        Number of documents in the stream :meth:`partial_fit` sees.
+    perp_tol : float, default=0.1
+        Convergence threshold on the change of that perplexity.
+    mean_change_tol : float, default=1e-3
+        A document's E-step stops when the mean absolute change of its
+        :math:`\gamma_d` falls below this.
+    max_doc_update_iter : int, default=100
+        Maximum E-step sweeps per document.
+    n_jobs : int or None, default=None
+        Number of kernel threads (None: all cores; negative: count back from all).
+        Restored after each call.
+    verbose : int, default=0
+        Print the ELBO per pass.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initial topics.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        :math:`\lambda`, the topic-word Dirichlet parameters.
+    exp_dirichlet_component_ : ndarray of shape (n_components, n_features)
+        :math:`\exp \mathbb E_q[\ln \beta]`.
+    doc_topic_prior_ : float or ndarray of shape (n_components,)
+        The (learned) :math:`\alpha`; an array when asymmetric.
+    topic_word_prior_ : float
+        The (learned) :math:`\eta`.
+    lower_bound_ : float
+        The ELBO of the training corpus in nats, every constant included (batch: exact
+        for the returned parameters; online: accumulated over the last pass's
+        mini-batches, each with the topics of its step).
+    lower_bounds_ : ndarray of shape (n_iter_,)
+        ELBO after each pass.
+    bound_ : float
+        Training perplexity ``exp(-lower_bound_ / n_tokens)``.
+    converged_ : bool
+    n_batch_iter_ : int
+        Number of topic updates (starts at 1, as in scikit-learn).
+    n_iter_ : int
+        Number of passes over the data.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
+    Notes
+    -----
+    Differences from scikit-learn's ``LatentDirichletAllocation``: the batch ELBO is
+    monotone (scikit-learn restarts the document parameters at random every pass,
+    #6777); ``doc_topic_prior`` may exceed 1, be asymmetric or be learned;
+    :meth:`perplexity` never changes the fitted state and scores held-out documents by
+    their own terms of the bound only (the topic-word term belongs to the training data,
+    #20032); the E-step works in a shifted log domain instead of adding ``eps``.
+
+    References
+    ----------
+    D. M. Blei, A. Y. Ng and M. I. Jordan, Latent Dirichlet allocation, JMLR 3, 2003.
+    M. D. Hoffman, D. M. Blei and F. Bach, Online learning for latent Dirichlet
+    allocation, NIPS 2010.
+    T. Minka, Estimating a Dirichlet distribution, 2000.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvi import VariationalLDA
+    >>> X = np.random.RandomState(0).randint(5, size=(20, 30))
+    >>> lda = VariationalLDA(n_components=3, random_state=0).fit(X)
+    >>> lda.transform(X[:2]).shape
+    (2, 3)
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "doc_topic_prior": [None, Interval(Real, 0, None, closed="neither"), "array-like",
+                            StrOptions({"auto"})],
+        "topic_word_prior": [None, Interval(Real, 0, None, closed="neither"),
+                             StrOptions({"auto"})],
+        "learning_method": [StrOptions({"batch", "online"})],
+        "learning_decay": [Interval(Real, 0, 1, closed="both")],
+        "learning_offset": [Interval(Real, 1.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 0, None, closed="neither")],
+        "evaluate_every": [Interval(Integral, None, None, closed="neither")],
+        "total_samples": [Interval(Real, 0, None, closed="neither")],
+        "perp_tol": [Interval(Real, 0, None, closed="left")],
+        "mean_change_tol": [Interval(Real, 0, None, closed="left")],
+        "max_doc_update_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_jobs": [None, Integral],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }  # fmt: skip
+
+    def __init__(
+        self,
+        n_components=10,
+        *,
+        doc_topic_prior=None,
+        topic_word_prior=None,
+        learning_method="batch",
+        learning_decay=0.7,
+        learning_offset=10.0,
+        max_iter=10,
+        batch_size=128,
+        evaluate_every=-1,
+        total_samples=1e6,
+        perp_tol=1e-1,
+        mean_change_tol=1e-3,
+        max_doc_update_iter=100,
+        n_jobs=None,
+        verbose=0,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.doc_topic_prior = doc_topic_prior
+        self.topic_word_prior = topic_word_prior
+        self.learning_method = learning_method
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.evaluate_every = evaluate_every
+        self.total_samples = total_samples
+        self.perp_tol = perp_tol
+        self.mean_change_tol = mean_change_tol
+        self.max_doc_update_iter = max_doc_update_iter
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # fit-loop settings the shared loop reads (LDA has no restarts)
+    n_init = 1
+    warm_start = False
+    verbose_interval = 1
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float32", "float64"]
+        return tags
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    # ------------------------------------------------------------- validation
+    def _check_X(self, X, *, reset, whom):
+        X = validate_data(self, X, reset=reset, accept_sparse="csr", dtype=[np.float64, np.float32])
+        check_non_negative(X, whom)
+        X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
+        if not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+        return X
+
+    def _resolve_priors(self, n_features):
+        K = self.n_components
+        if self.doc_topic_prior is None:
+            alpha = np.full(K, 1.0 / K)
+        elif isinstance(self.doc_topic_prior, str):
+            alpha = np.full(K, 1.0 / K)  # 'auto': start symmetric, learn
+        else:
+            alpha = np.broadcast_to(np.asarray(self.doc_topic_prior, dtype=np.float64), (K,))
+            alpha = alpha.copy()
+            if not (np.all(np.isfinite(alpha)) and np.all(alpha > 0)):
+                raise ValueError(
+                    "doc_topic_prior must be positive and finite, of shape "
+                    f"({K},) when an array; got {self.doc_topic_prior!r}."
+                )
+        eta = 1.0 / K if self.topic_word_prior in (None, "auto") else self.topic_word_prior
+        self._alpha = alpha
+        self._eta = float(eta)
+        self._publish_priors()
+
+    def _publish_priors(self):
+        alpha = self._alpha
+        symmetric = not isinstance(self.doc_topic_prior, str) and np.ndim(self.doc_topic_prior) == 0
+        self.doc_topic_prior_ = float(alpha[0]) if symmetric else alpha.copy()
+        self.topic_word_prior_ = self._eta
+
+    # ---------------------------------------------------------------- topics
+    def _set_topics(self, components):
+        """Store lambda and what the E-step needs from it: E[ln beta] (K, V), and the
+        vocabulary-major shifted exponentials (V, K) with their shifts (V,)."""
+        self.components_ = components
+        e_log_beta = digamma_array(components) - digamma_array(components.sum(axis=1))[:, None]
+        self._e_log_beta = e_log_beta
+        self.exp_dirichlet_component_ = np.exp(e_log_beta)
+        shift = e_log_beta.max(axis=0)
+        self._word_shift = shift
+        self._exp_topic_word = np.ascontiguousarray(np.exp(e_log_beta - shift).T)
+
+    def _run_e_step(self, X, gamma, init, sstats):
+        with num_threads(self.n_jobs):
+            return kern.e_step(
+                X.indptr,
+                X.indices,
+                X.data,
+                self._exp_topic_word,
+                self._word_shift,
+                self._alpha,
+                gamma,
+                init,
+                self.max_doc_update_iter,
+                self.mean_change_tol,
+                sstats,
+            )
+
+    # ----------------------------------------------------------------- ELBO
+    def _doc_bound(self, terms, e_log_theta_sum):
+        r"""Documents' part of the ELBO: :math:`\sum_{dw} n_{dw}\ln\sum_k
+        e^{\mathbb E\ln\theta_{dk} + \mathbb E\ln\beta_{kw}} - \sum_d
+        \mathrm{KL}(\mathrm{Dir}(\gamma_d)\|\mathrm{Dir}(\alpha))`, the KL written as
+        :math:`H_d - \ln C(\alpha) - \alpha\cdot\mathbb E\ln\theta_d`."""
+        l_words, h, n_nonempty = terms[0], terms[1], terms[2]
+        kl_theta = h - n_nonempty * log_dirichlet_norm(self._alpha) - self._alpha @ e_log_theta_sum
+        return l_words - kl_theta
+
+    def _topic_kl(self):
+        eta = np.full(self.components_.shape[1], self._eta)
+        return sum(kl_dirichlet(lam, eta) for lam in self.components_)
+
+    # ------------------------------------------------------------- empirical Bayes
+    def _update_alpha(self, e_log_theta_mean, rho=1.0):
+        r"""Minka's fixed point for the Dirichlet prior of the documents,
+        :math:`\alpha_k \leftarrow \psi^{-1}(\psi(\sum_j \alpha_j) + \overline{\mathbb
+        E\ln\theta_k})`, iterated to convergence: the maximiser of the ELBO over
+        :math:`\alpha` (Minka 2000, eq. 9). Online: a step ``rho`` towards it."""
+        alpha = self._alpha.copy()
+        for _ in range(1000):
+            psi_total = digamma_array(np.array([alpha.sum()]))[0]
+            new = np.array([inverse_digamma(psi_total + e) for e in e_log_theta_mean])
+            done = np.max(np.abs(new - alpha)) <= 1e-12 * np.max(alpha)
+            alpha = new
+            if done:
+                break
+        self._alpha = (1 - rho) * self._alpha + rho * alpha
+
+    def _update_eta(self, rho=1.0):
+        r"""Maximise the ELBO over the symmetric topic-word prior:
+        :math:`f(\eta) = K[\ln\Gamma(V\eta) - V\ln\Gamma(\eta)] + (\eta - 1)\sum_{kw}
+        \mathbb E\ln\beta_{kw}`, concave in :math:`\eta`; damped Newton steps in
+        :math:`\ln\eta` that never lower :math:`f`."""
+        from scipy.special import gammaln
+
+        n_topics, n_words = self.components_.shape
+        total = float(self._e_log_beta.sum())
+
+        def objective(t):
+            eta = np.exp(t)
+            return n_topics * (gammaln(n_words * eta) - n_words * gammaln(eta)) + (eta - 1) * total
+
+        t = np.log(self._eta)
+        value = objective(t)
+        for _ in range(100):
+            eta = np.exp(t)
+            psi = digamma_array(np.array([n_words * eta, eta]))
+            grad = n_topics * n_words * (psi[0] - psi[1]) + total  # df/deta
+            hess = n_topics * n_words * (n_words * trigamma(n_words * eta) - trigamma(eta))
+            g = grad * eta  # df/dt
+            h = hess * eta * eta + g  # d2f/dt2
+            step = -g / h if h < 0 else np.sign(g)
+            step = float(np.clip(step, -2.0, 2.0))
+            while abs(step) > 1e-15 and objective(t + step) < value:
+                step *= 0.5
+            if abs(step) <= 1e-12:
+                break
+            t += step
+            value = objective(t)
+        self._eta = (1 - rho) * self._eta + rho * float(np.exp(t))
+
+    # ---------------------------------------------------------------- the loop
+    def _initialize(self, X, sample_weight, random_state):
+        """Random topics as in scikit-learn (Gamma(100, 1/100) entries)."""
+        self.random_state_ = random_state
+        self._resolve_priors(X.shape[1])
+        init = random_state.gamma(100.0, 0.01, (self.n_components, X.shape[1]))
+        self._set_topics(init)
+        self._gamma = np.zeros((X.shape[0], self.n_components))
+        self._gamma_started = np.zeros(X.shape[0], dtype=bool)
+        self.n_batch_iter_ = 1
+        return -np.inf
+
+    def _cavi_step(self, X, sample_weight):
+        if self.learning_method == "batch":
+            return self._batch_step(X)
+        bound = 0.0
+        for batch in gen_batches(X.shape[0], self.batch_size):
+            bound += self._online_step(
+                X[batch], self._gamma[batch], X.shape[0], started=self._gamma_started[batch]
+            )
+            self._gamma_started[batch] = True
+        return bound - self._topic_kl()
+
+    def _batch_step(self, X):
+        """One CAVI sweep: documents (warm-started), topics, priors; returns the ELBO."""
+        init = not self._gamma_started.all()
+        e_log_beta_old = self._e_log_beta
+        stats, terms, elt = self._run_e_step(X, self._gamma, init, True)
+        self._gamma_started[:] = True
+        self._set_topics(self._eta + stats.T)
+        # phi is optimal for the old topics: the words term moves by sum S (Elog b' - Elog b)
+        words_shift = np.sum(stats.T * (self._e_log_beta - e_log_beta_old))
+        if isinstance(self.doc_topic_prior, str) and terms[2] > 0:
+            self._update_alpha(elt / terms[2])
+        if self.topic_word_prior == "auto":
+            self._update_eta()
+        self._publish_priors()
+        self.n_batch_iter_ += 1
+        return float(self._doc_bound(terms, elt) + words_shift - self._topic_kl())
+
+    def _online_step(self, X, gamma, n_total, started=None):
+        r"""One stochastic natural-gradient step on a mini-batch (Hoffman et al. 2010):
+        :math:`\lambda \leftarrow (1-\rho)\lambda + \rho(\eta + \frac{D}{|B|} S_B)`,
+        :math:`\rho = (\tau_0 + t)^{-\kappa}`. Returns the batch's document terms of
+        the ELBO (with the topics before the step)."""
+        init = True if started is None else not np.all(started)
+        stats, terms, elt = self._run_e_step(X, gamma, init, True)
+        rho = (self.learning_offset + self.n_batch_iter_) ** (-self.learning_decay)
+        ratio = n_total / X.shape[0]
+        doc_bound = self._doc_bound(terms, elt)
+        self._set_topics((1 - rho) * self.components_ + rho * (self._eta + ratio * stats.T))
+        if isinstance(self.doc_topic_prior, str) and terms[2] > 0:
+            self._update_alpha(elt / terms[2], rho)
+        if self.topic_word_prior == "auto":
+            self._update_eta(rho)
+        self._publish_priors()
+        self.n_batch_iter_ += 1
+        return float(doc_bound)
+
+    def _converged(self, bounds, scale):
+        """Convergence every ``evaluate_every`` passes on the perplexity of the ELBO."""
+        every = self.evaluate_every
+        if every <= 0 or len(bounds) <= every or (len(bounds) - 1) % every:
+            return False
+        now, before = bounds[-1], bounds[-1 - every]
+        if not np.isfinite(before):
+            return False
+        return abs(np.exp(-now / scale) - np.exp(-before / scale)) < self.perp_tol
+
+    def _convergence_checked(self):
+        return self.evaluate_every > 0
+
+    def _get_parameters(self):
+        return {}
+
+    def _set_parameters(self, params):
+        pass
+
+    # ------------------------------------------------------------------ API
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the topics to the count matrix ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Document-word counts (non-negative).
+        y : Ignored
+
+        Returns
+        -------
+        self : VariationalLDA
+        """
+        X = self._check_X(X, reset=True, whom="VariationalLDA.fit")
+        n_tokens = max(float(X.sum()), np.finfo(float).tiny)
+        self._fit_loop(X, None, n_tokens)
+        del self._gamma, self._gamma_started
+        self.bound_ = float(np.exp(-self.lower_bound_ / n_tokens))
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One online update of the topics with the mini-batch ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        self : VariationalLDA
+        """
+        first = not hasattr(self, "components_")
+        if first:
+            self._validate_params()
+        X = self._check_X(X, reset=first, whom="VariationalLDA.partial_fit")
+        if first:
+            from sklearn.utils import check_random_state
+
+            self._initialize(X, None, check_random_state(self.random_state))
+            del self._gamma, self._gamma_started
+            self.n_iter_ = 0
+            self.lower_bounds_ = np.empty(0)
+        gamma = np.zeros((X.shape[0], self.n_components))
+        bound = self._online_step(X, gamma, self.total_samples) - self._topic_kl()
+        self.lower_bound_ = bound
+        self.lower_bounds_ = np.append(self.lower_bounds_, bound)
+        self.n_iter_ += 1
+        self.converged_ = False
+        return self
+
+    def _infer(self, X):
+        gamma = np.zeros((X.shape[0], self.n_components))
+        _, terms, elt = self._run_e_step(X, gamma, True, False)
+        return gamma, terms, elt
+
+    def transform(self, X, *, normalize=True):
+        """Document-topic proportions of ``X`` (the normalised variational gamma).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        normalize : bool, default=True
+            Return rows normalised to sum to one (else the Dirichlet parameters).
+
+        Returns
+        -------
+        doc_topic : ndarray of shape (n_samples, n_components)
+            Empty documents get the prior's proportions.
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False, whom="VariationalLDA.transform")
+        gamma, _, _ = self._infer(X)
+        if normalize:
+            gamma /= gamma.sum(axis=1, keepdims=True)
+        return gamma.astype(X.dtype, copy=False)
+
+    def fit_transform(self, X, y=None, *, normalize=True):
+        """Fit, then transform ``X``; see :meth:`fit` and :meth:`transform`."""
+        return self.fit(X).transform(X, normalize=normalize)
+
+    def score(self, X, y=None):
+        r"""Lower bound on :math:`\ln p(X \mid \text{training data})` (nats, total).
+
+        The documents' terms of the ELBO with the fitted topic posterior:
+        :math:`\sum_d (\mathbb E_q[\ln p(w_d, z_d, \theta_d)] + H[q(z_d, \theta_d)])`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        score : float
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False, whom="VariationalLDA.score")
+        _, terms, elt = self._infer(X)
+        return float(self._doc_bound(terms, elt))
+
+    def perplexity(self, X):
+        r"""Perplexity ``exp(-score(X) / n_tokens)`` of the documents ``X``.
+
+        Never changes the fitted state; ``X`` must have ``n_features_in_`` columns.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        perplexity : float
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False, whom="VariationalLDA.perplexity")
+        n_tokens = max(float(X.sum()), np.finfo(float).tiny)
+        _, terms, elt = self._infer(X)
+        return float(np.exp(-self._doc_bound(terms, elt) / n_tokens))
