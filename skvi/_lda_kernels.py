@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from ._jit import jit, jit_parallel, prange
-from ._special import digamma, log_dirichlet_norm
+from ._special import digamma, kl_dirichlet, log_dirichlet_norm
 
 #: Documents are split into at most this many blocks (and at least 256 documents each):
 #: enough parallel slack for any machine, few enough accumulators to keep memory small.
@@ -81,12 +81,45 @@ def _doc_fixed_point(lo, hi, indices, data, exp_topic_word, alpha, gamma, et, ac
     return max_iter
 
 
+@jit
+def _doc_value(lo, hi, indices, data, exp_topic_word, word_shift, alpha, gamma, et):
+    """A document's terms of the ELBO with phi at its optimum for ``gamma``:
+    ``sum_j n_j ln sum_k exp(E ln theta_k + E ln beta_k,w_j) - KL(Dir(gamma) || Dir(alpha))``.
+    """
+    n_comp = alpha.shape[0]
+    shift = _exp_e_log_theta(gamma, et)
+    value = 0.0
+    for j in range(lo, hi):
+        w = indices[j]
+        row = exp_topic_word[w]
+        s = 0.0
+        for k in range(n_comp):
+            s += et[k] * row[k]
+        value += data[j] * (math.log(s) + shift + word_shift[w])
+    return value - kl_dirichlet(gamma, alpha)
+
+
 def _e_step(
-    indptr, indices, data, exp_topic_word, word_shift, alpha, gamma, init, max_iter, tol, sstats
+    indptr,
+    indices,
+    data,
+    exp_topic_word,
+    word_shift,
+    alpha,
+    gamma,
+    init,
+    starts,
+    max_iter,
+    tol,
+    sstats,
 ):
     """Batch E-step over the CSR rows; updates ``gamma`` (n_docs, K) in place.
 
-    ``init``: start each document at ``alpha + n_d / K`` (else warm-start from ``gamma``).
+    Each document's fixed point is run from a fresh start, ``starts[d]`` (random, drawn by
+    the caller) or, if ``starts`` has no row per document, ``alpha + n_d / K``. Unless
+    ``init``, the current ``gamma[d]`` is a warm start too: the fresh result is kept only
+    if its terms of the ELBO are at least those of the warm start (else the fixed point
+    continues from the warm start), so a sweep never lowers the ELBO.
     ``sstats``: if True, return the expected topic-word counts
     ``S[w, k] = sum_d n_dw phi_dwk`` (vocabulary-major); otherwise an empty array.
 
@@ -100,6 +133,7 @@ def _e_step(
     """
     n_docs = indptr.shape[0] - 1
     n_words, n_comp = exp_topic_word.shape
+    random_starts = starts.shape[0] == n_docs
     nb = n_doc_blocks(n_docs)
     size = (n_docs + nb - 1) // nb
     blocks = np.zeros((nb if sstats else 0, n_words, n_comp))
@@ -108,6 +142,8 @@ def _e_step(
     for b in prange(nb):
         et = np.empty(n_comp)
         acc = np.empty(n_comp)
+        warm = np.empty(n_comp)
+        warm_value = 0.0
         for d in range(b * size, min(n_docs, (b + 1) * size)):
             lo, hi = indptr[d], indptr[d + 1]
             g = gamma[d]
@@ -115,15 +151,28 @@ def _e_step(
                 for k in range(n_comp):
                     g[k] = alpha[k]
                 continue
-            if init:
-                length = 0.0
-                for j in range(lo, hi):
-                    length += data[j]
+            length = 0.0
+            for j in range(lo, hi):
+                length += data[j]
+            if not init:  # the warm start's value under the current topics
                 for k in range(n_comp):
-                    g[k] = alpha[k] + length / n_comp
+                    warm[k] = g[k]
+                warm_value = _doc_value(lo, hi, indices, data, exp_topic_word, word_shift,
+                                        alpha, g, et)  # fmt: skip
+            for k in range(n_comp):
+                g[k] = starts[d, k] if random_starts else alpha[k] + length / n_comp
             terms_b[b, 3] += _doc_fixed_point(
                 lo, hi, indices, data, exp_topic_word, alpha, g, et, acc, max_iter, tol
             )
+            if not init:
+                fresh_value = _doc_value(lo, hi, indices, data, exp_topic_word, word_shift,
+                                         alpha, g, et)  # fmt: skip
+                if fresh_value < warm_value:  # keep the better: the ELBO never decreases
+                    for k in range(n_comp):
+                        g[k] = warm[k]
+                    terms_b[b, 3] += _doc_fixed_point(
+                        lo, hi, indices, data, exp_topic_word, alpha, g, et, acc, max_iter, tol
+                    )
             # phi at its optimum for the final gamma: the statistics and the bound
             shift = _exp_e_log_theta(g, et)
             ll = 0.0

@@ -245,7 +245,13 @@ default=None
         self._word_shift = shift
         self._exp_topic_word = np.ascontiguousarray(np.exp(e_log_beta - shift).T)
 
-    def _run_e_step(self, X, gamma, init, sstats):
+    def _run_e_step(self, X, gamma, init, sstats, random_state=None):
+        """The E-step kernel; fresh document starts are Gamma(100, 1/100) draws (as in
+        scikit-learn) when a ``random_state`` is given, else ``alpha + n_d / K``."""
+        if random_state is None:
+            starts = np.empty((0, self.n_components))
+        else:
+            starts = random_state.gamma(100.0, 0.01, (X.shape[0], self.n_components))
         with num_threads(self.n_jobs):
             return kern.e_step(
                 X.indptr,
@@ -256,6 +262,7 @@ default=None
                 self._alpha,
                 gamma,
                 init,
+                starts,
                 self.max_doc_update_iter,
                 self.mean_change_tol,
                 sstats,
@@ -351,7 +358,7 @@ default=None
         """One CAVI sweep: documents (warm-started), topics, priors; returns the ELBO."""
         init = not self._gamma_started.all()
         e_log_beta_old = self._e_log_beta
-        stats, terms, elt = self._run_e_step(X, self._gamma, init, True)
+        stats, terms, elt = self._run_e_step(X, self._gamma, init, True, self.random_state_)
         self._gamma_started[:] = True
         self._set_topics(self._eta + stats.T)
         # phi is optimal for the old topics: the words term moves by sum S (Elog b' - Elog b)
@@ -370,7 +377,7 @@ default=None
         :math:`\rho = (\tau_0 + t)^{-\kappa}`. Returns the batch's document terms of
         the ELBO (with the topics before the step)."""
         init = True if started is None else not np.all(started)
-        stats, terms, elt = self._run_e_step(X, gamma, init, True)
+        stats, terms, elt = self._run_e_step(X, gamma, init, True, self.random_state_)
         rho = (self.learning_offset + self.n_batch_iter_) ** (-self.learning_decay)
         ratio = n_total / X.shape[0]
         doc_bound = self._doc_bound(terms, elt)
