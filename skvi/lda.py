@@ -245,7 +245,7 @@ default=None
         self._word_shift = shift
         self._exp_topic_word = np.ascontiguousarray(np.exp(e_log_beta - shift).T)
 
-    def _run_e_step(self, X, gamma, init, sstats, random_state=None):
+    def _run_e_step(self, X, gamma, mode, sstats, random_state=None):
         """The E-step kernel; fresh document starts are Gamma(100, 1/100) draws (as in
         scikit-learn) when a ``random_state`` is given, else ``alpha + n_d / K``."""
         if random_state is None:
@@ -261,7 +261,7 @@ default=None
                 self._word_shift,
                 self._alpha,
                 gamma,
-                init,
+                mode,
                 starts,
                 self.max_doc_update_iter,
                 self.mean_change_tol,
@@ -356,9 +356,9 @@ default=None
 
     def _batch_step(self, X):
         """One CAVI sweep: documents (warm-started), topics, priors; returns the ELBO."""
-        init = not self._gamma_started.all()
+        mode = kern.FRESH if not self._gamma_started.all() else kern.BEST
         e_log_beta_old = self._e_log_beta
-        stats, terms, elt = self._run_e_step(X, self._gamma, init, True, self.random_state_)
+        stats, terms, elt = self._run_e_step(X, self._gamma, mode, True, self.random_state_)
         self._gamma_started[:] = True
         self._set_topics(self._eta + stats.T)
         # phi is optimal for the old topics: the words term moves by sum S (Elog b' - Elog b)
@@ -376,8 +376,8 @@ default=None
         :math:`\lambda \leftarrow (1-\rho)\lambda + \rho(\eta + \frac{D}{|B|} S_B)`,
         :math:`\rho = (\tau_0 + t)^{-\kappa}`. Returns the batch's document terms of
         the ELBO (with the topics before the step)."""
-        init = True if started is None else not np.all(started)
-        stats, terms, elt = self._run_e_step(X, gamma, init, True, self.random_state_)
+        mode = kern.FRESH if started is None or not np.all(started) else kern.BEST
+        stats, terms, elt = self._run_e_step(X, gamma, mode, True, self.random_state_)
         rho = (self.learning_offset + self.n_batch_iter_) ** (-self.learning_decay)
         ratio = n_total / X.shape[0]
         doc_bound = self._doc_bound(terms, elt)
@@ -464,7 +464,7 @@ default=None
 
     def _infer(self, X):
         gamma = np.zeros((X.shape[0], self.n_components))
-        _, terms, elt = self._run_e_step(X, gamma, True, False)
+        _, terms, elt = self._run_e_step(X, gamma, kern.FRESH, False)
         return gamma, terms, elt
 
     def transform(self, X, *, normalize=True):
