@@ -245,7 +245,7 @@ default=None
         self._word_shift = shift
         self._exp_topic_word = np.ascontiguousarray(np.exp(e_log_beta - shift).T)
 
-    def _run_e_step(self, X, gamma, mode, sstats, random_state=None):
+    def _run_e_step(self, X, gamma, mode, sstats, random_state=None, max_iter=None):
         """The E-step kernel; fresh document starts are Gamma(100, 1/100) draws (as in
         scikit-learn) when a ``random_state`` is given, else ``alpha + n_d / K``."""
         if random_state is None:
@@ -263,7 +263,7 @@ default=None
                 gamma,
                 mode,
                 starts,
-                self.max_doc_update_iter,
+                self.max_doc_update_iter if max_iter is None else max_iter,
                 self.mean_change_tol,
                 sstats,
             )
@@ -355,11 +355,28 @@ default=None
         return bound - self._topic_kl()
 
     def _batch_step(self, X):
-        """One CAVI sweep: documents (warm-started), topics, priors; returns the ELBO."""
-        mode = kern.FRESH if not self._gamma_started.all() else kern.BEST
+        """One CAVI sweep: documents, topics, priors; returns the ELBO.
+
+        The documents restart afresh from random points, as in scikit-learn (the
+        restarts break the symmetry of the near-uniform initial topics and keep finding
+        better optima than warm starts do). The fresh sweep is kept if the documents'
+        terms of the ELBO are at least those of the previous sweep's parameters under
+        the current topics; otherwise each document keeps the better of a fresh and a
+        warm-started fixed point. Either way the ELBO never decreases.
+        """
+        gamma = self._gamma
         e_log_beta_old = self._e_log_beta
-        stats, terms, elt = self._run_e_step(X, self._gamma, mode, True, self.random_state_)
-        self._gamma_started[:] = True
+        if self._gamma_started.all():
+            fresh = np.empty_like(gamma)
+            stats, terms, elt = self._run_e_step(X, fresh, kern.FRESH, True, self.random_state_)
+            _, terms_old, elt_old = self._run_e_step(X, gamma, kern.WARM, False, max_iter=0)
+            if self._doc_bound(terms, elt) >= self._doc_bound(terms_old, elt_old):
+                gamma[...] = fresh
+            else:
+                stats, terms, elt = self._run_e_step(X, gamma, kern.BEST, True, self.random_state_)
+        else:
+            stats, terms, elt = self._run_e_step(X, gamma, kern.FRESH, True, self.random_state_)
+            self._gamma_started[:] = True
         self._set_topics(self._eta + stats.T)
         # phi is optimal for the old topics: the words term moves by sum S (Elog b' - Elog b)
         words_shift = np.sum(stats.T * (self._e_log_beta - e_log_beta_old))
