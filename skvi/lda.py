@@ -83,8 +83,9 @@ default=None
     topic_word_prior_ : float
         The (learned) :math:`\eta`.
     lower_bound_ : float
-        The ELBO of the training corpus in nats, every constant included (batch: exact
-        for the returned parameters; online: accumulated over the last pass's
+        The ELBO of the training corpus in nats, every constant included (batch: the
+        exact ELBO of the returned topics and document parameters, with the word
+        assignments of the last sweep; online: accumulated over the last pass's
         mini-batches, each with the topics of its step).
     lower_bounds_ : ndarray of shape (n_iter_,)
         ELBO after each pass.
@@ -215,8 +216,13 @@ default=None
         elif isinstance(self.doc_topic_prior, str):
             alpha = np.full(K, 1.0 / K)  # 'auto': start symmetric, learn
         else:
-            alpha = np.broadcast_to(np.asarray(self.doc_topic_prior, dtype=np.float64), (K,))
-            alpha = alpha.copy()
+            alpha = np.asarray(self.doc_topic_prior, dtype=np.float64)
+            if alpha.ndim > 1 or alpha.size not in (1, K):
+                raise ValueError(
+                    f"doc_topic_prior must be a float or an array of shape ({K},); got "
+                    f"shape {alpha.shape}."
+                )
+            alpha = np.broadcast_to(alpha, (K,)).copy()
             if not (np.all(np.isfinite(alpha)) and np.all(alpha > 0)):
                 raise ValueError(
                     "doc_topic_prior must be positive and finite, of shape "

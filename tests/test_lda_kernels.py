@@ -1,0 +1,293 @@
+"""The LDA E-step kernel against the plain NumPy references of ``_naive.py``."""
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose
+from scipy.special import digamma, gammaln
+
+from skvi import VariationalLDA
+from skvi import _lda_kernels as kern
+from skvi.datasets import make_lda_corpus
+
+from . import _naive as nv
+
+MODES = [kern.FRESH, kern.BEST, kern.WARM]
+
+
+def _topics(lam):
+    """What the kernel takes from lambda, recomputed with SciPy: E[ln beta] (K, V), the
+    vocabulary-major shifted exponentials (V, K) and the shifts (V,)."""
+    e_log_beta = digamma(lam) - digamma(lam.sum(axis=1, keepdims=True))
+    shift = e_log_beta.max(axis=0)
+    exp_topic_word = np.ascontiguousarray(np.exp(e_log_beta - shift).T)
+    return e_log_beta, exp_topic_word, shift
+
+
+def _problem(n_docs=60, n_words=40, k=4, seed=0, n_empty=3, lam_scale=1.0):
+    """A corpus (CSR, with a few empty documents), topics lambda and an asymmetric alpha."""
+    X, _, _ = make_lda_corpus(
+        n_docs, n_words, k, doc_topic_prior=0.3, doc_length=30, random_state=seed
+    )
+    X = X.tolil()
+    rng = np.random.RandomState(seed)
+    for d in rng.choice(n_docs, n_empty, replace=False):
+        X[d, :] = 0
+    X = sp.csr_matrix(X)
+    X.eliminate_zeros()
+    lam = rng.gamma(1.0, 5.0 * lam_scale, size=(k, n_words)) + 0.05
+    alpha = rng.uniform(0.05, 1.5, size=k)
+    return X, lam, alpha
+
+
+def _run(
+    X,
+    lam,
+    alpha,
+    *,
+    gamma=None,
+    mode=kern.FRESH,
+    starts=None,
+    max_iter=5000,
+    tol=1e-10,
+    sstats=True,
+    kernel=kern.e_step,
+):
+    _, etw, shift = _topics(lam)
+    if gamma is None:
+        gamma = np.zeros((X.shape[0], lam.shape[0]))
+    if starts is None:
+        starts = np.empty((0, lam.shape[0]))
+    out = kernel(
+        X.indptr, X.indices, X.data, etw, shift, alpha, gamma, mode, starts, max_iter, tol, sstats
+    )
+    return gamma, out
+
+
+def test_set_topics_builds_the_kernel_inputs():
+    _, lam, _ = _problem()
+    model = VariationalLDA(n_components=lam.shape[0])
+    model._set_topics(lam)
+    e_log_beta, etw, shift = _topics(lam)
+    assert_allclose(model._e_log_beta, e_log_beta, rtol=1e-12, atol=1e-12)
+    assert_allclose(model._word_shift, shift, rtol=1e-12, atol=1e-12)
+    assert_allclose(model._exp_topic_word, etw, rtol=1e-12)
+    assert model._exp_topic_word.flags.c_contiguous
+    assert model._exp_topic_word.shape == (lam.shape[1], lam.shape[0])
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_e_step_matches_reference(k):
+    X, lam, alpha = _problem(k=k, seed=k)
+    gamma, (stats, terms, elt) = _run(X, lam, alpha)
+    e_log_beta, _, _ = _topics(lam)
+    dense = X.toarray()
+    lengths = dense.sum(axis=1)
+
+    ref_gamma = np.empty_like(gamma)
+    ref_stats = np.zeros((X.shape[1], k))
+    ref_words, ref_h, ref_elt = 0.0, 0.0, np.zeros(k)
+    for d in range(X.shape[0]):
+        start = alpha + lengths[d] / k
+        ref_gamma[d] = nv.lda_doc_e_step(dense[d], np.exp(e_log_beta), alpha, start, 5000, 1e-10)
+        if lengths[d] == 0:
+            continue
+        e_log_theta = nv.dirichlet_expectation(ref_gamma[d])
+        phi = nv.lda_phi(ref_gamma[d], e_log_beta)
+        ref_stats += dense[d][:, None] * phi
+        # words term, from its definition: n_w sum_k phi (E ln theta + E ln beta - ln phi)
+        ref_words += np.sum(
+            dense[d][:, None] * phi * (e_log_theta[None, :] + e_log_beta.T - np.log(phi))
+        )
+        g = ref_gamma[d]
+        ref_h += gammaln(g.sum()) - gammaln(g).sum() + g @ e_log_theta
+        ref_elt += e_log_theta
+
+    assert_allclose(gamma, ref_gamma, rtol=1e-9, atol=1e-12)
+    assert_allclose(stats, ref_stats, rtol=1e-9, atol=1e-10)
+    assert_allclose(terms[0], ref_words, rtol=1e-10)
+    assert_allclose(terms[1], ref_h, rtol=1e-10)
+    assert terms[2] == np.count_nonzero(lengths)
+    assert terms[3] >= terms[2]  # at least one sweep per non-empty document
+    assert_allclose(elt, ref_elt, rtol=1e-10)
+    # every token is assigned: the statistics hold the corpus' word counts
+    assert_allclose(stats.sum(axis=1), dense.sum(axis=0), rtol=1e-12)
+    # the kernel's document terms are the reference's bound, summed
+    kl_part = terms[1] - terms[2] * (gammaln(alpha.sum()) - gammaln(alpha).sum()) - alpha @ elt
+    ref_bound = sum(
+        nv.lda_doc_bound(dense[d], e_log_beta, alpha, ref_gamma[d]) for d in range(X.shape[0])
+    )
+    assert_allclose(terms[0] - kl_part, ref_bound, rtol=1e-10)
+
+
+def test_e_step_from_given_starts_matches_reference():
+    X, lam, alpha = _problem(k=3, seed=7)
+    rng = np.random.RandomState(0)
+    starts = rng.gamma(100.0, 0.01, (X.shape[0], 3))
+    gamma, _ = _run(X, lam, alpha, starts=starts, max_iter=7, tol=0.0)
+    e_log_beta, _, _ = _topics(lam)
+    dense = X.toarray()
+    for d in range(X.shape[0]):
+        ref = nv.lda_doc_e_step(dense[d], np.exp(e_log_beta), alpha, starts[d], 7, 0.0)
+        if dense[d].sum() == 0:
+            ref = alpha
+        assert_allclose(gamma[d], ref, rtol=1e-10)
+
+
+def test_extreme_topics_do_not_underflow():
+    # lambda tiny for most words: exp(E ln beta) underflows without the per-word shift
+    X, lam, alpha = _problem(k=3, seed=3)
+    lam = np.where(np.random.RandomState(1).rand(*lam.shape) < 0.5, 1e-3, lam * 100.0)
+    e_log_beta, _, _ = _topics(lam)
+    assert np.exp(e_log_beta).min() == 0.0  # the unshifted exponentials underflow
+    gamma, (stats, terms, elt) = _run(X, lam, alpha)
+    assert np.all(np.isfinite(gamma)) and np.all(np.isfinite(stats))
+    assert np.all(np.isfinite(terms)) and np.all(np.isfinite(elt))
+    assert_allclose(stats.sum(axis=1), X.toarray().sum(axis=0), rtol=1e-10)
+
+
+def test_float32_data_agrees_with_float64():
+    X, lam, alpha = _problem(k=4, seed=2)
+    X32 = X.astype(np.float32)
+    g64, (s64, t64, e64) = _run(X, lam, alpha)
+    g32, (s32, t32, e32) = _run(X32, lam, alpha)
+    assert s32.dtype == np.float64 and g32.dtype == np.float64
+    assert_allclose(g32, g64, rtol=1e-5)
+    assert_allclose(s32, s64, rtol=1e-5, atol=1e-8)
+    assert_allclose(t32, t64, rtol=1e-5)
+    assert_allclose(e32, e64, rtol=1e-5)
+
+
+def test_empty_documents_get_alpha_and_contribute_nothing():
+    X, lam, alpha = _problem(k=3, seed=4, n_empty=10)
+    empty = np.diff(X.indptr) == 0
+    assert empty.sum() == 10
+    gamma0 = np.full((X.shape[0], 3), 7.0)  # a warm start the empty rows must not keep
+    for mode in MODES:
+        gamma, (stats, terms, elt) = _run(X, lam, alpha, gamma=gamma0.copy(), mode=mode)
+        assert_allclose(gamma[empty], np.broadcast_to(alpha, (10, 3)), rtol=0, atol=0)
+        assert terms[2] == (~empty).sum()
+        # the same as the corpus without them
+        gamma_ne, (stats_ne, terms_ne, elt_ne) = _run(
+            X[~empty], lam, alpha, gamma=gamma0[~empty].copy(), mode=mode
+        )
+        assert_allclose(gamma[~empty], gamma_ne, rtol=1e-12)
+        assert_allclose(stats, stats_ne, rtol=1e-12, atol=1e-14)
+        assert_allclose(terms, terms_ne, rtol=1e-12)
+        assert_allclose(elt, elt_ne, rtol=1e-12)
+    # an all-empty corpus
+    Z = sp.csr_matrix((5, X.shape[1]))
+    gamma, (stats, terms, elt) = _run(Z, lam, alpha)
+    assert_allclose(gamma, np.broadcast_to(alpha, (5, 3)))
+    assert np.all(stats == 0) and np.all(terms == 0) and np.all(elt == 0)
+
+
+def test_sstats_false_returns_an_empty_array_and_the_same_gamma():
+    X, lam, alpha = _problem(k=3, seed=5)
+    g1, (s1, t1, e1) = _run(X, lam, alpha, sstats=True)
+    g2, (s2, t2, e2) = _run(X, lam, alpha, sstats=False)
+    assert s2.size == 0
+    assert np.array_equal(g1, g2) and np.array_equal(t1, t2) and np.array_equal(e1, e2)
+
+
+def test_serial_equals_parallel_and_thread_count_does_not_matter():
+    # 1500 documents: six blocks of 256
+    X, lam, alpha = _problem(n_docs=1500, n_words=80, k=5, seed=6, n_empty=20)
+    assert kern.n_doc_blocks(X.shape[0]) > 2
+    rng = np.random.RandomState(0)
+    starts = rng.gamma(100.0, 0.01, (X.shape[0], 5))
+    kw = dict(starts=starts, max_iter=100, tol=1e-3)
+    serial = _run(X, lam, alpha, kernel=kern.e_step_serial, **kw)
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = _run(X, lam, alpha, **kw)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = _run(X, lam, alpha, **kw)
+    finally:
+        numba.set_num_threads(previous)
+    assert numba.get_num_threads() == previous
+    for a, b in [(serial, one), (one, many)]:
+        assert_allclose(a[0], b[0], rtol=1e-12)
+        for x, y in zip(a[1], b[1], strict=True):
+            assert_allclose(x, y, rtol=1e-12, atol=1e-14)
+    # the block decomposition does not depend on the thread count: bit-identical
+    assert np.array_equal(one[0], many[0])
+    for x, y in zip(one[1], many[1], strict=True):
+        assert np.array_equal(x, y)
+
+
+def _bounds(X, lam, alpha, gamma):
+    e_log_beta, _, _ = _topics(lam)
+    dense = X.toarray()
+    return np.array(
+        [nv.lda_doc_bound(dense[d], e_log_beta, alpha, gamma[d]) for d in range(X.shape[0])]
+    )
+
+
+def _warm_problem():
+    """Topics and starts under which documents have several local optima."""
+    X, lam, alpha = _problem(n_docs=200, n_words=30, k=5, seed=8, n_empty=5, lam_scale=0.2)
+    alpha = np.full(5, 0.05)  # small alpha: many local optima per document
+    rng = np.random.RandomState(1)
+    # warm starts: converged fixed points from spread-out random starts, and arbitrary points
+    warm, _ = _run(X, lam, alpha, starts=rng.gamma(0.3, 20.0, (X.shape[0], 5)) + 1e-3)
+    arbitrary = rng.rand(X.shape[0]) < 0.3
+    warm[arbitrary] = rng.gamma(1.0, 5.0, (arbitrary.sum(), 5)) + 0.01
+    fresh_starts = rng.gamma(100.0, 0.01, (X.shape[0], 5))  # as VariationalLDA draws them
+    return X, lam, alpha, warm, fresh_starts
+
+
+def test_best_mode_keeps_the_warm_start_unless_the_fresh_start_is_better():
+    """``BEST``: no document's bound falls below that of its warm start."""
+    X, lam, alpha, warm, fresh_starts = _warm_problem()
+    warm_bounds = _bounds(X, lam, alpha, warm)
+    kw = dict(starts=fresh_starts, max_iter=3, tol=1e-3)
+    fresh, _ = _run(X, lam, alpha, gamma=warm.copy(), mode=kern.FRESH, **kw)
+    fresh_bounds = _bounds(X, lam, alpha, fresh)
+    # the rule matters here: from the fresh start alone many documents end up worse
+    assert np.sum(fresh_bounds < warm_bounds - 1e-6) >= 10
+
+    new, _ = _run(X, lam, alpha, gamma=warm.copy(), mode=kern.BEST, **kw)
+    new_bounds = _bounds(X, lam, alpha, new)
+    tol = 1e-10 * (np.abs(warm_bounds) + 1.0)
+    worse = new_bounds < warm_bounds - tol
+    assert not worse.any(), np.flatnonzero(worse)
+    # where the fresh start won, its result is kept as it is
+    won = fresh_bounds >= warm_bounds
+    assert won.sum() >= 10
+    assert_allclose(new[won], fresh[won], rtol=1e-12)
+
+
+def test_warm_mode_continues_from_gamma_and_never_lowers_the_bound():
+    X, lam, alpha, warm, fresh_starts = _warm_problem()
+    warm_bounds = _bounds(X, lam, alpha, warm)
+    kw = dict(starts=fresh_starts, max_iter=3, tol=1e-3)
+    new, _ = _run(X, lam, alpha, gamma=warm.copy(), mode=kern.WARM, **kw)
+    new_bounds = _bounds(X, lam, alpha, new)
+    assert np.all(new_bounds >= warm_bounds - 1e-10 * (np.abs(warm_bounds) + 1.0))
+    e_log_beta, _, _ = _topics(lam)
+    dense = X.toarray()
+    for d in range(X.shape[0]):
+        ref = nv.lda_doc_e_step(dense[d], np.exp(e_log_beta), alpha, warm[d], 3, 1e-3)
+        assert_allclose(new[d], alpha if dense[d].sum() == 0 else ref, rtol=1e-10)
+
+
+def test_warm_mode_without_sweeps_evaluates_the_given_gamma():
+    X, lam, alpha, warm, _ = _warm_problem()
+    gamma = warm.copy()
+    _, (stats, terms, elt) = _run(X, lam, alpha, gamma=gamma, mode=kern.WARM, max_iter=0)
+    empty = np.diff(X.indptr) == 0
+    assert np.array_equal(gamma[~empty], warm[~empty])
+    assert_allclose(gamma[empty], np.broadcast_to(alpha, (empty.sum(), 5)), rtol=0)
+    assert terms[3] == 0  # no sweeps
+    kl_part = terms[1] - terms[2] * (gammaln(alpha.sum()) - gammaln(alpha).sum()) - alpha @ elt
+    ref = _bounds(X, lam, alpha, gamma).sum()
+    assert_allclose(terms[0] - kl_part, ref, rtol=1e-10)
+    e_log_beta, _, _ = _topics(lam)
+    ref_stats = sum(
+        X[d].toarray()[0][:, None] * nv.lda_phi(gamma[d], e_log_beta)
+        for d in np.flatnonzero(~empty)
+    )
+    assert_allclose(stats, ref_stats, rtol=1e-10, atol=1e-12)
