@@ -74,10 +74,12 @@ html_show_sourcelink = False
 
 # -- Hooks -----------------------------------------------------------------------------
 def _skip_metadata_routing(app, what, name, obj, skip, options):
-    """Leave scikit-learn's metadata-routing methods (``get_metadata_routing``,
+    """Leave scikit-learn's metadata-routing methods and ``set_output`` (``get_metadata_routing``,
     ``set_<method>_request``) to scikit-learn's documentation: their inherited docstrings
     refer to labels and glossary terms that exist only in scikit-learn's site."""
-    if name == "get_metadata_routing" or (name.startswith("set_") and name.endswith("_request")):
+    if name in ("get_metadata_routing", "set_output") or (
+        name.startswith("set_") and name.endswith("_request")
+    ):
         return True
     return None
 

@@ -32,11 +32,10 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     ----------
     n_components : int, default=10
         Number of topics.
-    doc_topic_prior : float, array-like of shape (n_components,), 'auto' or None, \
-default=None
-        :math:`\alpha`: a positive float (values above 1 allowed), an asymmetric prior,
-        or ``'auto'`` to learn an asymmetric prior by empirical Bayes (Minka's fixed
-        point on the ELBO). None means ``1 / n_components``.
+    doc_topic_prior : float, array-like of shape (n_components,), 'auto' or None
+        :math:`\alpha` (default None): a positive float (values above 1 allowed), an
+        asymmetric prior, or ``'auto'`` to learn an asymmetric prior by empirical Bayes
+        (Minka's fixed point on the ELBO). None means ``1 / n_components``.
     topic_word_prior : float, 'auto' or None, default=None
         :math:`\eta`, symmetric: a positive float or ``'auto'`` (learned by Newton's
         method on the ELBO). None means ``1 / n_components``.
@@ -87,7 +86,7 @@ default=None
         exact ELBO of the returned topics and document parameters, with the word
         assignments of the last sweep; online: accumulated over the last pass's
         mini-batches, each with the topics of its step).
-    lower_bounds_ : ndarray of shape (n_iter_,)
+    lower_bounds_ : ndarray of shape (``n_iter_``,)
         ELBO after each pass.
     bound_ : float
         Training perplexity ``exp(-lower_bound_ / n_tokens)``.
@@ -97,7 +96,7 @@ default=None
     n_iter_ : int
         Number of passes over the data.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
 
     Notes
     -----
