@@ -6,13 +6,13 @@
 
 Each suite writes ``DIR/<suite>.json`` (every measurement, every repeat, machine
 information) and ``DIR/<suite>.md`` (the tables). ``--quick`` is a smoke profile (small
-data, one repeat) that finishes in well under a minute; it writes to a temporary
+data, few repeats) that finishes in well under a minute per suite; it writes to a temporary
 directory unless ``--out`` is given, so that it never overwrites the committed results of
 a full run in ``benchmarks/results``.
 
 A suite is a module with ``NAME``, ``run(quick, repeats) -> dict`` and
-``markdown(report) -> str``; adding one (``lda``, ``regression``) means adding its module
-to :data:`SUITES`.
+``markdown(report) -> str``; adding one (``regression``) means adding its module to
+:data:`SUITES`.
 """
 
 # skvi before scikit-learn/NumPy users: it sets OMP_WAIT_POLICY before any OpenMP runtime
@@ -32,6 +32,7 @@ from .common import log, machine_info, machine_summary, write_json, write_text
 #: Suite name -> module (relative to this package).
 SUITES = {
     "mixture": ".bench_mixture",
+    "lda": ".bench_lda",
 }
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"

@@ -250,13 +250,15 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         self._word_shift = shift
         self._exp_topic_word = np.ascontiguousarray(np.exp(e_log_beta - shift).T)
 
-    def _run_e_step(self, X, gamma, mode, sstats, random_state=None, max_iter=None):
-        """The E-step kernel; fresh document starts are Gamma(100, 1/100) draws (as in
-        scikit-learn) when a ``random_state`` is given, else ``alpha + n_d / K``."""
-        if random_state is None:
-            starts = np.empty((0, self.n_components))
-        else:
-            starts = random_state.gamma(100.0, 0.01, (X.shape[0], self.n_components))
+    def _run_e_step(self, X, gamma, mode, sstats, random_state=None, max_iter=None, starts=None):
+        """The E-step kernel. Fresh document starts: ``starts`` if given, else
+        Gamma(100, 1/100) draws (as in scikit-learn) when a ``random_state`` is given,
+        else ``alpha + n_d / K``."""
+        if starts is None:
+            if random_state is None:
+                starts = np.empty((0, self.n_components))
+            else:
+                starts = random_state.gamma(100.0, 0.01, (X.shape[0], self.n_components))
         with num_threads(self.n_jobs):
             return kern.e_step(
                 X.indptr,
@@ -377,8 +379,8 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             _, terms_old, elt_old = self._run_e_step(X, gamma, kern.WARM, False, max_iter=0)
             if self._doc_bound(terms, elt) >= self._doc_bound(terms_old, elt_old):
                 gamma[...] = fresh
-            else:
-                stats, terms, elt = self._run_e_step(X, gamma, kern.BEST, True, self.random_state_)
+            else:  # per document, the better of the fresh result and the warm start
+                stats, terms, elt = self._run_e_step(X, gamma, kern.BEST, True, starts=fresh)
         else:
             stats, terms, elt = self._run_e_step(X, gamma, kern.FRESH, True, self.random_state_)
             self._gamma_started[:] = True

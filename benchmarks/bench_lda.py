@@ -1,0 +1,675 @@
+"""VariationalLDA against scikit-learn's LatentDirichletAllocation, gensim and tomotopy.
+
+The library and its configuration are a parameter, ``config``:
+
+``skvi batch`` / ``skvi online``
+    :class:`skvi.VariationalLDA` (its E-step kernel runs on all cores, Numba threads);
+    ``skvi batch n_jobs=1`` the same on one thread (docstring corpus only).
+``sklearn batch|online n_jobs=1|2``
+    :class:`sklearn.decomposition.LatentDirichletAllocation` (``n_jobs=2``: two joblib
+    worker processes).
+``gensim float64``
+    ``gensim.models.LdaModel`` (online variational Bayes, its default ``chunksize=2000``
+    and ``update_every=1``) with ``dtype=numpy.float64``: its default float32 is badly
+    off on some corpora (``PERFORMANCE_NOTES.md``). Optional: skipped if not importable.
+``tomotopy``
+    ``tomotopy.LDAModel``, collapsed Gibbs sampling in C++, 200 iterations on 2 workers,
+    with the same priors as the others and no hyperparameter optimisation;
+    ``tomotopy defaults`` with tomotopy's own defaults (alpha=0.1, eta=0.01, alpha
+    optimised every 10 iterations), for information. Optional: skipped if not
+    importable.
+
+Every variational library uses the same priors, ``alpha = eta = 1 / n_topics`` (the
+default of skvi, scikit-learn and gensim), and skvi and scikit-learn run the same number
+of passes (``max_iter``) with no early stopping (``evaluate_every=-1``, the default).
+
+Held-out perplexity, one library-independent formula for every row:
+``skvi.metrics.perplexity_from_theta(theta, topics, X_test)`` where ``theta`` is each
+library's own inference on the held-out documents (``transform``; gensim's
+``inference``; tomotopy's ``infer``, 100 Gibbs iterations) and ``topics`` its topic-word
+matrix (``components_``; ``get_topics()``; ``get_topic_word_dist``), both normalised by
+rows.
+
+Also measured: the time skvi's batch fit needs to reach tomotopy's 200-iteration held-out
+perplexity, from fits with ``max_iter`` on a small grid (the batch fit is deterministic
+for a fixed ``random_state``, so the fit with ``max_iter=m`` is the first ``m`` passes of
+the longest one).
+
+Times are medians over the repeats; fit times exclude JIT compilation (a warm-up fits
+every library on a tiny corpus first, and each configuration is fitted once untimed on 64
+documents right before it is timed, which also restarts joblib's worker processes if they
+timed out) and every data conversion (gensim's bag-of-words list, tomotopy's documents
+are built once outside the timed region).
+"""
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+
+# skvi first: it sets OMP_WAIT_POLICY before any OpenMP runtime is loaded, as it would be
+# in a user's program that imports skvi.
+import skvi
+from skvi import VariationalLDA
+from skvi.metrics import perplexity_from_theta
+
+from .common import fmt, log, markdown_table, median, quiet_convergence, time_call
+
+NAME = "lda"
+RANDOM_STATE = 0
+N_TOPICS = 20
+TEST_SIZE = 0.1
+TOMOTOPY_ITER = 200
+#: A configuration stops repeating once its fits have taken this many seconds (after one
+#: repeat at least): a scikit-learn batch fit of the synthetic corpus takes minutes.
+TIME_BUDGET_S = 20.0
+#: Gibbs iterations of tomotopy's inference on the held-out documents (its default).
+TOMOTOPY_INFER_ITER = 100
+
+
+# --------------------------------------------------------------------------------- data
+@dataclass
+class Corpus:
+    """A train/test split with the vocabulary restricted to words seen in training."""
+
+    name: str
+    X_train: object
+    X_test: object
+    build_s: float
+    n_dropped_words: int
+    description: str
+    extra: dict = field(default_factory=dict)  # per-library converted corpora
+
+    @property
+    def n_tokens_train(self):
+        return float(self.X_train.sum())
+
+    @property
+    def n_tokens_test(self):
+        return float(self.X_test.sum())
+
+
+def _split(name, X, seconds, description):
+    """90/10 split (fixed random_state); drop the words absent from the training part.
+
+    A word never seen in training has no topic-word weight in tomotopy's vocabulary (and
+    only the prior's in the variational libraries): held-out perplexity is computed over
+    the training vocabulary, the same for every library.
+    """
+    from sklearn.model_selection import train_test_split
+
+    t0 = time.perf_counter()
+    X_train, X_test = train_test_split(X, test_size=TEST_SIZE, random_state=RANDOM_STATE)
+    seen = np.flatnonzero(np.asarray(X_train.sum(axis=0)).ravel() > 0)
+    X_train = X_train[:, seen].tocsr()
+    X_test = X_test[:, seen].tocsr()
+    X_train.sort_indices()
+    X_test.sort_indices()
+    seconds += time.perf_counter() - t0
+    return Corpus(name, X_train, X_test, seconds, X.shape[1] - seen.size, description)
+
+
+@cache
+def docstrings(quick):
+    """skvi's docstring corpus (quick: a random subset of 1,500 docstrings)."""
+    from skvi.datasets import load_docstring_counts
+
+    kw = dict(max_documents=1500, random_state=RANDOM_STATE) if quick else {}
+    seconds, bunch = time_call(load_docstring_counts, **kw)
+    n = bunch.X.shape[0]
+    desc = "`load_docstring_counts(" + ("max_documents=1500, random_state=0)`" if quick else ")`")
+    return _split(f"docstrings ({n:,} docs)", bunch.X, seconds, desc)
+
+
+@cache
+def synthetic(quick):
+    """``make_lda_corpus``: 20,000 documents (quick: 2,000), 5,000 words (quick: 1,000),
+    20 topics, mean length 100, the generator's default priors (alpha=0.1, eta=0.01)."""
+    from skvi.datasets import make_lda_corpus
+
+    n_docs, n_words = (2_000, 1_000) if quick else (20_000, 5_000)
+    seconds, (X, _, _) = time_call(
+        make_lda_corpus,
+        n_docs,
+        n_words,
+        N_TOPICS,
+        doc_length=100,
+        random_state=RANDOM_STATE,
+    )
+    desc = f"`make_lda_corpus({n_docs}, {n_words}, {N_TOPICS}, doc_length=100, random_state=0)`"
+    return _split(f"synthetic ({n_docs:,} docs)", X, seconds, desc)
+
+
+# --------------------------------------------------------------------------- libraries
+def _available(module):
+    try:
+        return __import__(module), None
+    except Exception as exc:  # ImportError, or a binary incompatible with this numpy
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def optional_libraries():
+    """``{name: (version or None, reason skipped or None)}`` for gensim and tomotopy."""
+    out = {}
+    for name in ("gensim", "tomotopy"):
+        mod, why = _available(name)
+        out[name] = (getattr(mod, "__version__", "?") if mod else None, why)
+    return out
+
+
+def _row_tokens(X):
+    """Each row of the count matrix as a list of word strings (column index, repeated by
+    its count): tomotopy's input."""
+    out = []
+    for i in range(X.shape[0]):
+        lo, hi = X.indptr[i], X.indptr[i + 1]
+        ids = np.repeat(X.indices[lo:hi], np.rint(X.data[lo:hi]).astype(np.int64))
+        out.append(ids.astype(str).tolist())
+    return out
+
+
+@dataclass(frozen=True)
+class Config:
+    """One library/configuration: ``lib`` is skvi, sklearn, gensim or tomotopy."""
+
+    name: str
+    lib: str
+    params: tuple = ()  # (key, value) pairs
+
+    def kw(self, **extra):
+        return dict(self.params, **extra)
+
+
+def skvi_fit(config, corpus, n_passes, n_docs=None):
+    X = corpus.X_train[:n_docs]
+    est = VariationalLDA(
+        n_components=N_TOPICS, max_iter=n_passes, random_state=RANDOM_STATE, **config.kw()
+    )
+    with quiet_convergence():
+        seconds, _ = time_call(est.fit, X)
+    return seconds, est
+
+
+def sklearn_fit(config, corpus, n_passes, n_docs=None):
+    from sklearn.decomposition import LatentDirichletAllocation
+
+    X = corpus.X_train[:n_docs]
+    est = LatentDirichletAllocation(
+        n_components=N_TOPICS, max_iter=n_passes, random_state=RANDOM_STATE, **config.kw()
+    )
+    seconds, _ = time_call(est.fit, X)
+    return seconds, est
+
+
+def _gensim_corpus(corpus):
+    """The training and test bags of words as lists (converted once, outside timings)."""
+    if "gensim" not in corpus.extra:
+        from gensim.matutils import Sparse2Corpus
+
+        t0 = time.perf_counter()
+        train = list(Sparse2Corpus(corpus.X_train, documents_columns=False))
+        test = list(Sparse2Corpus(corpus.X_test, documents_columns=False))
+        id2word = {i: str(i) for i in range(corpus.X_train.shape[1])}
+        corpus.extra["gensim"] = (train, test, id2word, time.perf_counter() - t0)
+    return corpus.extra["gensim"]
+
+
+def gensim_fit(config, corpus, n_passes, n_docs=None):
+    from gensim.models import LdaModel
+
+    train, _, id2word, _ = _gensim_corpus(corpus)
+    train = train[:n_docs]
+    seconds, model = time_call(
+        LdaModel,
+        corpus=train,
+        id2word=id2word,
+        num_topics=N_TOPICS,
+        passes=n_passes,
+        dtype=np.float64,
+        eval_every=None,  # no per-update perplexity estimate (it costs a pass)
+        random_state=RANDOM_STATE,
+        **config.kw(),
+    )
+    return seconds, model
+
+
+def _tomotopy_docs(corpus):
+    if "tomotopy" not in corpus.extra:
+        t0 = time.perf_counter()
+        train, test = _row_tokens(corpus.X_train), _row_tokens(corpus.X_test)
+        corpus.extra["tomotopy"] = (train, test, time.perf_counter() - t0)
+    return corpus.extra["tomotopy"]
+
+
+def tomotopy_fit(config, corpus, n_iter, n_docs=None):
+    import tomotopy as tp
+
+    train, _, _ = _tomotopy_docs(corpus)
+    train = train[:n_docs]
+    kw = config.kw()
+    optim_interval = kw.pop("optim_interval", None)
+    model = tp.LDAModel(k=N_TOPICS, seed=RANDOM_STATE, **kw)
+    for words in train:  # not timed: building the corpus
+        model.add_doc(words)
+    if optim_interval is not None:
+        model.optim_interval = optim_interval
+    with warnings.catch_warnings():
+        # "The training result may differ even with fixed seed if `workers` != 1."
+        warnings.simplefilter("ignore", RuntimeWarning)
+        seconds, _ = time_call(model.train, n_iter, workers=2)
+    return seconds, model
+
+
+FIT = {"skvi": skvi_fit, "sklearn": sklearn_fit, "gensim": gensim_fit, "tomotopy": tomotopy_fit}
+
+
+def heldout_theta_topics(lib, model, corpus):
+    """``(theta, topics, infer_s)``: the library's own inference on the held-out
+    documents and its topic-word matrix (columns in the corpus' order)."""
+    if lib in ("skvi", "sklearn"):
+        seconds, theta = time_call(model.transform, corpus.X_test)
+        return theta, model.components_, seconds
+    if lib == "gensim":
+        _, test, _, _ = _gensim_corpus(corpus)
+        seconds, (gamma, _) = time_call(model.inference, test)
+        return gamma, model.get_topics(), seconds
+    # tomotopy
+    _, test, _ = _tomotopy_docs(corpus)
+    docs = [model.make_doc(words) for words in test]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        seconds, (dists, _) = time_call(
+            model.infer, docs, iterations=TOMOTOPY_INFER_ITER, workers=2
+        )
+    theta = np.asarray(dists, dtype=np.float64)
+    vocab = np.array([int(w) for w in model.used_vocabs])
+    if vocab.size != corpus.X_train.shape[1]:
+        raise RuntimeError(f"tomotopy kept {vocab.size} of {corpus.X_train.shape[1]} words")
+    topics = np.zeros((N_TOPICS, corpus.X_train.shape[1]))
+    for k in range(N_TOPICS):
+        topics[k, vocab] = model.get_topic_word_dist(k)
+    return theta, topics, seconds
+
+
+def n_iterations(lib, model, n):
+    if lib in ("skvi", "sklearn"):
+        return int(model.n_iter_)
+    if lib == "tomotopy":
+        return int(model.global_step)
+    return n  # gensim: passes
+
+
+def configs(case_name, optional, quick=True):
+    """The configurations run on a case (optional libraries only if importable).
+
+    The full profile's synthetic case leaves out the slower ``n_jobs`` of each
+    scikit-learn method (batch ``n_jobs=1``, online ``n_jobs=2``; see the docstring case
+    and ``PERFORMANCE_NOTES.md``) and ``tomotopy defaults``: a scikit-learn batch pass
+    takes about 10 s there, and the run has to stay within about 15 minutes.
+    """
+    full_synthetic = case_name == "synthetic" and not quick
+    dropped = {"sklearn batch n_jobs=1", "sklearn online n_jobs=2", "tomotopy defaults"}
+    out = [
+        Config("skvi batch", "skvi", (("learning_method", "batch"),)),
+        Config("skvi online", "skvi", (("learning_method", "online"),)),
+    ]
+    if case_name == "docstrings":
+        out.append(
+            Config("skvi batch n_jobs=1", "skvi", (("learning_method", "batch"), ("n_jobs", 1)))
+        )
+    for method in ("batch", "online"):
+        for n_jobs in (1, 2):
+            out.append(
+                Config(
+                    f"sklearn {method} n_jobs={n_jobs}",
+                    "sklearn",
+                    (("learning_method", method), ("n_jobs", n_jobs)),
+                )
+            )
+    if optional["gensim"][0]:
+        out.append(Config("gensim float64", "gensim"))
+    if optional["tomotopy"][0]:
+        prior = 1.0 / N_TOPICS
+        out.append(
+            Config(
+                "tomotopy", "tomotopy", (("alpha", prior), ("eta", prior), ("optim_interval", 0))
+            )
+        )
+        out.append(Config("tomotopy defaults", "tomotopy"))
+    if full_synthetic:
+        out = [c for c in out if c.name not in dropped]
+    return out
+
+
+# ---------------------------------------------------------------------------- measuring
+def warm_up(optional):
+    """Compile (or load from Numba's cache) skvi's kernels and run every library once on
+    a tiny corpus, so that no timing below includes one-off costs."""
+    from skvi.datasets import make_lda_corpus
+
+    X, _, _ = make_lda_corpus(300, 60, 3, random_state=RANDOM_STATE)
+    tiny = _split("tiny", X, 0.0, "")
+    for config in configs("docstrings", optional):
+        n = TOMOTOPY_ITER if config.lib == "tomotopy" else 2
+        _, model = FIT[config.lib](config, tiny, n)
+        heldout_theta_topics(config.lib, model, tiny)
+        if config.lib == "skvi":
+            model.perplexity(tiny.X_test)
+
+
+def measure(config, corpus, n, repeats):
+    """Fit ``config`` on ``corpus`` (``n`` passes, or Gibbs iterations for tomotopy)
+    up to ``repeats`` times within the time budget; held-out perplexity of the last fit."""
+    # Untimed fit on a few documents right before: wakes up thread pools and (re)starts
+    # joblib's worker processes, whose idle timeout is 5 minutes.
+    FIT[config.lib](config, corpus, 1, n_docs=64)
+    times, model = [], None
+    for _ in range(repeats):
+        if times and sum(times) > TIME_BUDGET_S:
+            break
+        seconds, model = FIT[config.lib](config, corpus, n)
+        times.append(seconds)
+    theta, topics, infer_s = heldout_theta_topics(config.lib, model, corpus)
+    row = {
+        "config": config.name,
+        "lib": config.lib,
+        "params": dict(config.params),
+        "requested_iter": n,
+        "n_iter": n_iterations(config.lib, model, n),
+        "fit_s": median(times),
+        "fit_s_all": times,
+        "repeats": len(times),
+        "infer_s": infer_s,
+        "heldout_perplexity": perplexity_from_theta(theta, topics, corpus.X_test),
+    }
+    if config.lib == "skvi":
+        row["elbo_per_token"] = model.lower_bound_ / corpus.n_tokens_train
+        row["own_heldout_perplexity"] = model.perplexity(corpus.X_test)
+    elif config.lib == "sklearn":
+        row["own_train_perplexity_bound_"] = float(model.bound_)
+    return row
+
+
+def time_to_target(corpus, grid, repeats, reuse, target):
+    """skvi batch fits with ``max_iter`` on ``grid``: time and held-out perplexity of
+    each, and the time at which ``target`` (tomotopy's perplexity) is first reached."""
+    config = Config("skvi batch", "skvi", (("learning_method", "batch"),))
+    points = []
+    for m in grid:
+        if reuse is not None and reuse["requested_iter"] == m:
+            row = reuse
+        else:
+            log(f"lda: {corpus.name}: skvi batch, max_iter={m} (time to target)")
+            row = measure(config, corpus, m, repeats)
+        points.append(
+            {
+                "max_iter": m,
+                "fit_s": row["fit_s"],
+                "repeats": row["repeats"],
+                "heldout_perplexity": row["heldout_perplexity"],
+            }
+        )
+    out = {"grid": points, "target_perplexity": target, "reached": False}
+    if target is None:
+        return out
+    for i, p in enumerate(points):
+        if p["heldout_perplexity"] <= target:
+            out.update(reached=True, first_max_iter=p["max_iter"], first_fit_s=p["fit_s"])
+            if i == 0:
+                out["interpolated_s"] = p["fit_s"]
+            else:  # linear in perplexity between the two grid points around the target
+                q = points[i - 1]
+                frac = (q["heldout_perplexity"] - target) / (
+                    q["heldout_perplexity"] - p["heldout_perplexity"]
+                )
+                out["interpolated_s"] = q["fit_s"] + frac * (p["fit_s"] - q["fit_s"])
+            break
+    return out
+
+
+def run(quick=False, repeats=None):
+    """Run the suite; return a JSON-serialisable dict (without the machine info)."""
+    repeats = repeats or (1 if quick else 3)
+    optional = optional_libraries()
+    for name, (version, why) in optional.items():
+        log(f"lda: {name} {version}" if version else f"lda: {name} not importable, skipped ({why})")
+    log("lda: warm-up (JIT and every library on a tiny corpus)")
+    warm_up(optional)
+    # (case key, loader, passes for skvi/sklearn/gensim, grid of skvi max_iter)
+    plan = [
+        ("docstrings", docstrings, 5 if quick else 20, (2, 5) if quick else (5, 10, 20, 40)),
+        ("synthetic", synthetic, 5 if quick else 10, (2, 5) if quick else (5, 10, 20, 40)),
+    ]
+    cases = []
+    for key, loader, n_passes, grid in plan:
+        log(f"lda: loading {key}")
+        corpus = loader(quick)
+        rows = []
+        run_configs = configs(key, optional, quick)
+        left_out = [
+            c.name for c in configs(key, optional) if c not in run_configs and c.lib != "skvi"
+        ]
+        for config in run_configs:
+            n = TOMOTOPY_ITER if config.lib == "tomotopy" else n_passes
+            log(f"lda: {corpus.name}: {config.name}")
+            rows.append(measure(config, corpus, n, repeats))
+        by = {r["config"]: r for r in rows}
+        ref = by["skvi batch"]
+        for r in rows:
+            r["fit_ratio_to_skvi_batch"] = r["fit_s"] / ref["fit_s"]
+            r["perplexity_ratio_to_skvi_batch"] = (
+                r["heldout_perplexity"] / ref["heldout_perplexity"]
+            )
+        tomo = by.get("tomotopy")
+        target = time_to_target(
+            corpus, grid, repeats, ref, tomo["heldout_perplexity"] if tomo else None
+        )
+        if tomo and target["reached"]:
+            target["ratio_to_tomotopy"] = target["interpolated_s"] / tomo["fit_s"]
+            target["first_ratio_to_tomotopy"] = target["first_fit_s"] / tomo["fit_s"]
+        cases.append(
+            {
+                "case": corpus.name,
+                "key": key,
+                "description": corpus.description,
+                "n_train": corpus.X_train.shape[0],
+                "n_test": corpus.X_test.shape[0],
+                "n_words": corpus.X_train.shape[1],
+                "n_words_dropped_unseen": corpus.n_dropped_words,
+                "tokens_train": corpus.n_tokens_train,
+                "tokens_test": corpus.n_tokens_test,
+                "nnz_train": corpus.X_train.nnz,
+                "build_s": corpus.build_s,
+                "gensim_conversion_s": corpus.extra["gensim"][3]
+                if "gensim" in corpus.extra
+                else None,
+                "tomotopy_conversion_s": corpus.extra["tomotopy"][2]
+                if "tomotopy" in corpus.extra
+                else None,
+                "n_passes": n_passes,
+                "configs_left_out": left_out,
+                "results": rows,
+                "time_to_tomotopy": target,
+            }
+        )
+        corpus.extra.clear()
+    return {
+        "suite": NAME,
+        "profile": "quick" if quick else "full",
+        "repeats": repeats,
+        "time_budget_s": TIME_BUDGET_S,
+        "n_topics": N_TOPICS,
+        "tomotopy_iter": TOMOTOPY_ITER,
+        "skvi_version": skvi.__version__,
+        "optional_libraries": {
+            k: {"version": v, "skipped_because": why} for k, (v, why) in optional.items()
+        },
+        "cases": cases,
+    }
+
+
+# ------------------------------------------------------------------------------ report
+def _targets(case):
+    by = {r["config"]: r for r in case["results"]}
+    skvi_b, sk2 = by["skvi batch"], by["sklearn batch n_jobs=2"]
+    return {
+        "time_ratio": sk2["fit_s"] / skvi_b["fit_s"],
+        "perplexity_ratio": skvi_b["heldout_perplexity"] / sk2["heldout_perplexity"],
+        "skvi": skvi_b,
+        "sklearn": sk2,
+        "tomotopy": by.get("tomotopy"),
+    }
+
+
+def _tomotopy_cell(case):
+    t = case["time_to_tomotopy"]
+    tomo = _targets(case)["tomotopy"]
+    if tomo is None:
+        return "n/a (tomotopy not installed)"
+    if not t["reached"]:
+        last = t["grid"][-1]
+        return (
+            f"not reached in {last['max_iter']} passes ({last['fit_s']:.1f} s, "
+            f"{last['heldout_perplexity']:.1f} vs {t['target_perplexity']:.1f}): "
+            f"> {last['fit_s'] / tomo['fit_s']:.2f}"
+        )
+    return (
+        f"{t['ratio_to_tomotopy']:.2f} ({t['interpolated_s']:.1f} s / {tomo['fit_s']:.1f} s; "
+        f"first grid point {t['first_max_iter']} passes: {t['first_ratio_to_tomotopy']:.2f})"
+    )
+
+
+def markdown(report):
+    """The suite's markdown section (tables and a few notes)."""
+    out = []
+    skipped = [
+        f"{k} ({v['skipped_because']})"
+        for k, v in report["optional_libraries"].items()
+        if v["version"] is None
+    ]
+    versions = ", ".join(
+        f"{k} {v['version']}" for k, v in report["optional_libraries"].items() if v["version"]
+    )
+    out.append(
+        f"{report['n_topics']} topics. Optional libraries: {versions or 'none'}"
+        + (f"; **skipped: {', '.join(skipped)}**" if skipped else "")
+        + ".\n"
+    )
+    out.append("### Summary: skvi batch against scikit-learn batch (n_jobs=2) and tomotopy\n")
+    summary = []
+    for case in report["cases"]:
+        t = _targets(case)
+        summary.append(
+            [
+                case["case"],
+                case["n_passes"],
+                f"{t['time_ratio']:.2f}x ({t['sklearn']['fit_s']:.2f} s / "
+                f"{t['skvi']['fit_s']:.2f} s)",
+                f"{t['perplexity_ratio']:.4f} ({t['skvi']['heldout_perplexity']:.1f} / "
+                f"{t['sklearn']['heldout_perplexity']:.1f})",
+                _tomotopy_cell(case),
+            ]
+        )
+    out.append(
+        markdown_table(
+            [
+                "case",
+                "passes",
+                "sklearn batch n_jobs=2 time / skvi batch time (target >= 8)",
+                "held-out perplexity skvi / sklearn (target <= 1.01)",
+                f"skvi time to tomotopy's {report['tomotopy_iter']}-iteration perplexity / "
+                "tomotopy time (< 1: skvi faster)",
+            ],
+            summary,
+            "lrrrl",
+        )
+    )
+    out.append(
+        "Held-out perplexity for every library: `perplexity_from_theta(theta, topics, "
+        "X_test)`, theta from the library's own inference on the held-out documents. "
+        "Time to tomotopy's perplexity: interpolated linearly in perplexity between the "
+        "skvi batch fits of the grid below.\n"
+    )
+
+    for case in report["cases"]:
+        out.append(f"\n### {case['case']}: {case['description']}\n")
+        out.append(
+            f"{case['n_train']:,} training / {case['n_test']:,} held-out documents, "
+            f"{case['n_words']:,} words ({case['n_words_dropped_unseen']} unseen in training "
+            f"dropped), {case['tokens_train']:,.0f} / {case['tokens_test']:,.0f} tokens, "
+            f"{case['nnz_train']:,} non-zeros in training. Data built in "
+            f"{case['build_s']:.1f} s; conversions (not in fit times): gensim "
+            f"{fmt(case['gensim_conversion_s'], '.2f')} s, tomotopy "
+            f"{fmt(case['tomotopy_conversion_s'], '.2f')} s. {case['n_passes']} passes for "
+            f"skvi, scikit-learn and gensim.\n"
+        )
+        if case.get("configs_left_out"):
+            out.append(
+                f"Left out of this case to keep the run within about 15 minutes: "
+                f"{', '.join(case['configs_left_out'])}.\n"
+            )
+        table = []
+        for r in case["results"]:
+            table.append(
+                [
+                    r["config"],
+                    r["n_iter"],
+                    fmt(r["fit_s"], ".2f"),
+                    fmt(r["fit_ratio_to_skvi_batch"], ".2f"),
+                    fmt(r["heldout_perplexity"], ".1f"),
+                    fmt(r["perplexity_ratio_to_skvi_batch"], ".4f"),
+                    fmt(r["infer_s"], ".3f"),
+                    fmt(r.get("elbo_per_token"), ".4f"),
+                    r["repeats"],
+                ]
+            )
+        out.append(
+            markdown_table(
+                [
+                    "library / config",
+                    "passes (Gibbs iters)",
+                    "fit s",
+                    "÷ skvi batch",
+                    "held-out perplexity",
+                    "÷ skvi batch",
+                    "held-out inference s",
+                    "ELBO / token (skvi)",
+                    "repeats",
+                ],
+                table,
+                "lrrrrrrrr",
+            )
+        )
+        t = case["time_to_tomotopy"]
+        target_txt = fmt(t["target_perplexity"], ".1f")
+        out.append(
+            f"\nskvi batch, held-out perplexity after `max_iter` passes (target: tomotopy "
+            f"{target_txt}):\n"
+        )
+        out.append(
+            markdown_table(
+                ["max_iter", "fit s", "held-out perplexity", "reached target", "repeats"],
+                [
+                    [
+                        p["max_iter"],
+                        fmt(p["fit_s"], ".2f"),
+                        fmt(p["heldout_perplexity"], ".1f"),
+                        "n/a"
+                        if t["target_perplexity"] is None
+                        else fmt(p["heldout_perplexity"] <= t["target_perplexity"]),
+                        p["repeats"],
+                    ]
+                    for p in t["grid"]
+                ],
+                "rrrlr",
+            )
+        )
+    out.append(
+        "\n`fit s`: median over the repeats of the `fit` call (gensim: the `LdaModel` "
+        "constructor; tomotopy: `train`, documents added before). `÷ skvi batch`: this row "
+        "/ skvi batch (> 1: skvi batch is faster or has the lower perplexity). `ELBO / "
+        "token`: skvi's `lower_bound_` / training tokens, nats.\n"
+    )
+    return "\n".join(out)
