@@ -216,7 +216,9 @@ def _file_docstrings(module_name, path):
     return out
 
 
-_DOCTEST_PROMPT = re.compile(r"^\s*(>>>|\.\.\.)(\s|$)")
+# ">>>" always opens a prompt (older numpy has ">>>@np.vectorize"); "..." only when
+# followed by a space or the end of the line (else it is prose: "...and so on")
+_DOCTEST_PROMPT = re.compile(r"^\s*(>>>|\.\.\.(\s|$))")
 # Section underlines, link targets (``.. _label:``) and substitutions (``.. |x| ...``).
 _DROPPED_LINE = re.compile(
     r"^[ \t]*(?:([=\-~^*+#`'\".:_])\1{2,}|\.\.[ \t]+(?:_[^:\n]*:|\|[^|\n]*\|).*)[ \t]*$\n?",
