@@ -84,12 +84,12 @@ def _doc_fixed_point(lo, hi, indices, data, exp_topic_word, alpha, gamma, et, ac
 
 
 @jit
-def _doc_value(lo, hi, indices, data, exp_topic_word, word_shift, alpha, gamma, et):
-    """A document's terms of the ELBO with phi at its optimum for ``gamma``:
-    ``sum_j n_j ln sum_k exp(E ln theta_k + E ln beta_k,w_j) - KL(Dir(gamma) || Dir(alpha))``.
-    """
-    n_comp = alpha.shape[0]
-    shift = _exp_e_log_theta(gamma, et)
+def _words_term(lo, hi, indices, data, exp_topic_word, word_shift, et, shift, stats):
+    """``sum_j n_j ln sum_k exp(E ln theta_k + E ln beta_k,w_j)`` for one document, with
+    ``et = exp(E ln theta - shift)``; if ``stats`` has rows, also adds ``n_j phi_jk`` to
+    ``stats[w_j, k]`` (phi at its optimum for this ``et``)."""
+    n_comp = et.shape[0]
+    accumulate = stats.shape[0] > 0
     value = 0.0
     for j in range(lo, hi):
         w = indices[j]
@@ -98,7 +98,22 @@ def _doc_value(lo, hi, indices, data, exp_topic_word, word_shift, alpha, gamma, 
         for k in range(n_comp):
             s += et[k] * row[k]
         value += data[j] * (math.log(s) + shift + word_shift[w])
-    return value - kl_dirichlet(gamma, alpha)
+        if accumulate:
+            c = data[j] / s
+            out = stats[w]
+            for k in range(n_comp):
+                out[k] += c * et[k] * row[k]
+    return value
+
+
+@jit
+def _doc_value(lo, hi, indices, data, exp_topic_word, word_shift, alpha, gamma, et, no_stats):
+    """A document's terms of the ELBO with phi at its optimum for ``gamma``:
+    ``sum_j n_j ln sum_k exp(E ln theta_k + E ln beta_k,w_j) - KL(Dir(gamma) || Dir(alpha))``.
+    """
+    shift = _exp_e_log_theta(gamma, et)
+    words = _words_term(lo, hi, indices, data, exp_topic_word, word_shift, et, shift, no_stats)
+    return words - kl_dirichlet(gamma, alpha)
 
 
 def _e_step(
@@ -146,6 +161,7 @@ def _e_step(
     nb = n_doc_blocks(n_docs)
     size = (n_docs + nb - 1) // nb
     blocks = np.zeros((nb if sstats else 0, n_words, n_comp))
+    no_stats = np.zeros((0, n_comp))
     terms_b = np.zeros((nb, 4))
     elt_b = np.zeros((nb, n_comp))
     for b in prange(nb):
@@ -167,7 +183,7 @@ def _e_step(
                 for k in range(n_comp):
                     warm[k] = g[k]
                 warm_value = _doc_value(lo, hi, indices, data, exp_topic_word, word_shift,
-                                        alpha, g, et)  # fmt: skip
+                                        alpha, g, et, no_stats)  # fmt: skip
             if mode != WARM:
                 for k in range(n_comp):
                     g[k] = starts[d, k] if random_starts else alpha[k] + length / n_comp
@@ -176,7 +192,7 @@ def _e_step(
             )
             if mode == BEST:
                 fresh_value = _doc_value(lo, hi, indices, data, exp_topic_word, word_shift,
-                                         alpha, g, et)  # fmt: skip
+                                         alpha, g, et, no_stats)  # fmt: skip
                 if fresh_value < warm_value:  # keep the better: the ELBO never decreases
                     for k in range(n_comp):
                         g[k] = warm[k]
@@ -185,19 +201,8 @@ def _e_step(
                     )
             # phi at its optimum for the final gamma: the statistics and the bound
             shift = _exp_e_log_theta(g, et)
-            ll = 0.0
-            for j in range(lo, hi):
-                w = indices[j]
-                row = exp_topic_word[w]
-                s = 0.0
-                for k in range(n_comp):
-                    s += et[k] * row[k]
-                ll += data[j] * (math.log(s) + shift + word_shift[w])
-                if sstats:
-                    c = data[j] / s
-                    out = blocks[b, w]
-                    for k in range(n_comp):
-                        out[k] += c * et[k] * row[k]
+            target = blocks[b] if sstats else no_stats
+            ll = _words_term(lo, hi, indices, data, exp_topic_word, word_shift, et, shift, target)
             total = 0.0
             for k in range(n_comp):
                 total += g[k]
