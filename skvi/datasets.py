@@ -356,16 +356,17 @@ or splits the standard library may differ).
 # --------------------------------------------------------------------------------------
 
 
-@validate_params(
-    {
-        "packages": [str, list, tuple, None],
-        "min_length": [Interval(Integral, 0, None, closed="left")],
-        "max_documents": [Interval(Integral, 1, None, closed="left"), None],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-    },
-    prefer_skip_nested_validation=True,
-)
+#: Parameter constraints of the corpus selection, shared by both loaders.
+_CORPUS_CONSTRAINTS = {
+    "packages": [str, list, tuple, None],
+    "min_length": [Interval(Integral, 0, None, closed="left")],
+    "max_documents": [Interval(Integral, 1, None, closed="left"), None],
+    "shuffle": ["boolean"],
+    "random_state": ["random_state"],
+}
+
+
+@validate_params(_CORPUS_CONSTRAINTS, prefer_skip_nested_validation=True)
 def load_docstrings(
     *, packages=None, min_length=20, max_documents=None, shuffle=False, random_state=None
 ):
@@ -485,11 +486,7 @@ def load_docstrings(
 
 @validate_params(
     {
-        "packages": [str, list, tuple, None],
-        "min_length": [Interval(Integral, 0, None, closed="left")],
-        "max_documents": [Interval(Integral, 1, None, closed="left"), None],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
+        **_CORPUS_CONSTRAINTS,
         "max_features": [Interval(Integral, 1, None, closed="left"), None],
         "min_df": [Interval(Integral, 1, None, closed="left"), Interval(Real, 0, 1, closed="both")],
         "max_df": [Interval(Integral, 1, None, closed="left"), Interval(Real, 0, 1, closed="both")],

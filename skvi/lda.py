@@ -16,7 +16,14 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative, valida
 from . import _lda_kernels as kern
 from ._base import VariationalEstimator
 from ._jit import num_threads
-from ._special import digamma_array, inverse_digamma, kl_dirichlet, log_dirichlet_norm, trigamma
+from ._special import (
+    digamma,
+    digamma_array,
+    inverse_digamma,
+    kl_dirichlet,
+    log_dirichlet_norm,
+    trigamma,
+)
 
 
 class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VariationalEstimator):
@@ -297,7 +304,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         :math:`\alpha` (Minka 2000, eq. 9). Online: a step ``rho`` towards it."""
         alpha = self._alpha.copy()
         for _ in range(1000):
-            psi_total = digamma_array(np.array([alpha.sum()]))[0]
+            psi_total = digamma(alpha.sum())
             new = np.array([inverse_digamma(psi_total + e) for e in e_log_theta_mean])
             done = np.max(np.abs(new - alpha)) <= 1e-12 * np.max(alpha)
             alpha = new

@@ -15,6 +15,7 @@ from . import _mixture_kernels as kern
 from ._base import VariationalEstimator
 from ._jit import single_threaded_blas
 from ._special import (
+    digamma,
     digamma_array,
     expected_log_det_wishart,
     kl_beta,
@@ -566,7 +567,7 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
             e_log_v = np.append(digamma_array(a[:-1]) - dig_ab, 0.0)  # last stick is 1
             e_log_1mv = digamma_array(b[:-1]) - dig_ab
             return e_log_v + np.concatenate([[0.0], np.cumsum(e_log_1mv)])
-        return digamma_array(concentration) - digamma_array(np.array([concentration.sum()]))[0]
+        return digamma_array(concentration) - digamma(concentration.sum())
 
     def _precision_expectations(self, params):
         """Per component: E[Lambda] (as full matrices, diagonals or scalars), E ln|Lambda|
