@@ -5,7 +5,13 @@
 from . import _jit  # noqa: F401, I001
 from .lda import VariationalLDA
 from .mixture import VariationalGaussianMixture
+from .regression import VariationalEMRegressor
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["VariationalGaussianMixture", "VariationalLDA", "__version__"]
+__all__ = [
+    "VariationalEMRegressor",
+    "VariationalGaussianMixture",
+    "VariationalLDA",
+    "__version__",
+]

@@ -11,7 +11,7 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from skvi import VariationalGaussianMixture, VariationalLDA
+from skvi import VariationalEMRegressor, VariationalGaussianMixture, VariationalLDA
 
 ESTIMATORS = [
     VariationalGaussianMixture(max_iter=20),
@@ -28,6 +28,15 @@ ESTIMATORS = [
     VariationalLDA(n_components=3, max_iter=5),
     VariationalLDA(n_components=3, max_iter=5, learning_method="online", batch_size=10),
     VariationalLDA(n_components=3, max_iter=5, doc_topic_prior="auto", topic_word_prior="auto"),
+    # every method x prior x noise combination; two without intercept, one with fixed df
+    VariationalEMRegressor(max_iter=20),
+    VariationalEMRegressor(prior="ard", max_iter=20),
+    VariationalEMRegressor(method="vbem", fit_intercept=False, max_iter=20),
+    VariationalEMRegressor(method="vbem", prior="ard", max_iter=20),
+    VariationalEMRegressor(noise="student_t", max_iter=20),
+    VariationalEMRegressor(prior="ard", noise="student_t", fit_intercept=False, max_iter=20),
+    VariationalEMRegressor(method="vbem", noise="student_t", df=3.0, max_iter=20),
+    VariationalEMRegressor(method="vbem", prior="ard", noise="student_t", max_iter=20),
 ]
 
 
@@ -38,7 +47,11 @@ def test_sklearn_compatible(estimator, check):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@pytest.mark.parametrize("estimator", [ESTIMATORS[0], ESTIMATORS[1], ESTIMATORS[5]], ids=repr)
+@pytest.mark.parametrize(
+    "estimator",
+    [ESTIMATORS[0], ESTIMATORS[1], ESTIMATORS[5], ESTIMATORS[9], ESTIMATORS[14]],
+    ids=repr,
+)
 def test_checks_not_run_by_check_estimator(estimator):
     name = type(estimator).__name__
     check_param_validation(name, estimator)

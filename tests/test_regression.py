@@ -1,0 +1,502 @@
+"""VariationalEMRegressor: exact objectives, monotone ELBO, agreement with scikit-learn,
+robustness, predictive distribution, bad input."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+from scipy import stats
+from scipy.special import logsumexp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import ARDRegression, BayesianRidge
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skvi import VariationalEMRegressor
+from skvi import regression as reg
+from skvi._special import kl_gamma, log_gamma_norm
+
+OPTIONS = [
+    dict(method=method, prior=prior, noise=noise)
+    for method in ("vem", "vbem")
+    for prior in ("ridge", "ard")
+    for noise in ("gaussian", "student_t")
+]
+
+
+def _fit(model, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(*args, **kwargs)
+
+
+def _sparse_problem(n=200, d=10, seed=0, noise=0.3, intercept=1.5):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, d) * rng.uniform(0.5, 2.0, size=d)
+    w = np.zeros(d)
+    w[: min(3, d)] = [2.0, -3.0, 1.0][: min(3, d)]
+    return X, X @ w + intercept + noise * rng.randn(n), w
+
+
+def _log_hyperpriors(model):
+    """The vem log hyperprior terms: densities of ln alpha and ln lambda_j."""
+    a1, a2, l1, l2 = model.alpha_1, model.alpha_2, model.lambda_1, model.lambda_2
+    alpha, lam = model.alpha_, np.atleast_1d(model.lambda_)
+    out = log_gamma_norm(a1, a2) + a1 * np.log(alpha) - a2 * alpha
+    return out + np.sum(log_gamma_norm(l1, l2) + l1 * np.log(lam) - l2 * lam)
+
+
+def _log_normal(y, mean, cov):
+    chol = np.linalg.cholesky(cov)
+    z = np.linalg.solve(chol, y - mean)
+    return -0.5 * (z @ z) - np.log(np.diag(chol)).sum() - 0.5 * len(y) * np.log(2 * np.pi)
+
+
+# ------------------------------------------------------------------- exactness
+@pytest.mark.parametrize("n, d", [(40, 6), (8, 15)])  # Gram path, kernel path
+@pytest.mark.parametrize("prior", ["ridge", "ard"])
+def test_vem_objective_is_the_exact_log_evidence(prior, n, d):
+    """Gaussian noise, no intercept: q(w) is the exact posterior, so the objective minus
+    the log hyperpriors is log N(y | 0, alpha^-1 I + X diag(lambda)^-1 X^T)."""
+    rng = np.random.RandomState(1)
+    X = rng.randn(n, d) * rng.uniform(0.1, 10.0, size=d)
+    y = X @ rng.randn(d) + rng.randn(n)
+    model = _fit(VariationalEMRegressor(prior=prior, fit_intercept=False, max_iter=30), X, y)
+    lam = np.broadcast_to(model.lambda_, (d,))
+    exact = _log_normal(y, np.zeros(n), np.eye(n) / model.alpha_ + (X / lam) @ X.T)
+    assert_allclose(model.lower_bound_ - _log_hyperpriors(model), exact, rtol=1e-8)
+
+
+def test_vem_objective_is_the_exact_log_evidence_with_intercept_and_weights():
+    """The intercept b ~ N(ybar, 1/(kappa0 alpha)) at the weighted mean of X; integer
+    weights are repeated rows."""
+    rng = np.random.RandomState(2)
+    X = rng.randn(25, 3)
+    y = X @ [1.0, 0.0, -2.0] + 4.0 + 0.5 * rng.randn(25)
+    w = rng.randint(1, 4, size=25)
+    model = _fit(VariationalEMRegressor(max_iter=30), X, y, sample_weight=w)
+    Xr, yr = np.repeat(X, w, axis=0), np.repeat(y, w)
+    Xc = Xr - Xr.mean(axis=0)
+    cov = (
+        np.eye(len(yr)) / model.alpha_
+        + Xc @ Xc.T / model.lambda_
+        + 1.0 / (reg.INTERCEPT_PRIOR * model.alpha_)
+    )
+    exact = _log_normal(yr, np.full(len(yr), yr.mean()), cov)
+    assert_allclose(model.lower_bound_ - _log_hyperpriors(model), exact, rtol=1e-8)
+
+
+def test_vbem_elbo_is_below_and_close_to_the_exact_evidence():
+    """log p(y) by quadrature over (ln alpha, ln lambda) on a 801 x 801 grid."""
+    rng = np.random.RandomState(3)
+    X = rng.randn(12, 2)
+    y = X @ [1.0, -0.5] + 0.7 * rng.randn(12)
+    hyper = dict(alpha_1=3.0, alpha_2=2.0, lambda_1=2.0, lambda_2=1.0)
+    model = _fit(
+        VariationalEMRegressor(method="vbem", fit_intercept=False, tol=0.0, max_iter=300, **hyper),
+        X,
+        y,
+    )
+    s2, U = np.linalg.eigh(X @ X.T)
+    uy = U.T @ y
+    u = np.linspace(-8.0, 6.0, 801)
+    alpha, lam = np.exp(u)[:, None, None], np.exp(u)[None, :, None]
+    var = 1.0 / alpha + s2 / lam
+    log_lik = -0.5 * np.sum(np.log(2 * np.pi * var) + uy**2 / var, axis=-1)
+    log_pa = stats.gamma.logpdf(np.exp(u), hyper["alpha_1"], scale=1 / hyper["alpha_2"]) + u
+    log_pl = stats.gamma.logpdf(np.exp(u), hyper["lambda_1"], scale=1 / hyper["lambda_2"]) + u
+    log_evidence = logsumexp(log_lik + log_pa[:, None] + log_pl[None, :]) + 2 * np.log(u[1] - u[0])
+    assert model.lower_bound_ <= log_evidence
+    assert model.lower_bound_ > log_evidence - 0.2  # measured gap: 0.081 nats
+
+
+def test_student_t_objective_is_below_the_exact_evidence():
+    """Fixed df, one feature: log p(y | alpha, lambda, nu) by quadrature over w."""
+    rng = np.random.RandomState(4)
+    x = rng.randn(15, 1)
+    y = 1.5 * x[:, 0] + 0.5 * stats.t.rvs(3, size=15, random_state=rng)
+    model = _fit(
+        VariationalEMRegressor(noise="student_t", df=3.0, fit_intercept=False, tol=0.0,
+                               max_iter=300),
+        x,
+        y,
+    )  # fmt: skip
+    a, lam = model.alpha_, model.lambda_
+    w = np.linspace(-20, 20, 100_001)
+    log_joint = stats.t.logpdf(y, 3.0, loc=w[:, None] * x[:, 0], scale=a**-0.5).sum(axis=1)
+    log_joint += stats.norm.logpdf(w, 0.0, lam**-0.5)
+    exact = logsumexp(log_joint) + np.log(w[1] - w[0])
+    bound = model.lower_bound_ - _log_hyperpriors(model)
+    assert bound <= exact
+    assert bound > exact - 1.0  # measured gap: 0.35 nats
+
+
+def test_vem_and_vbem_share_the_fixed_point():
+    """MAP of ln(alpha) under Gam(a, b) is a / b, the mean of q(alpha): with the same
+    q(w) updates both methods reach the same coefficients; the objectives differ."""
+    X, y, _ = _sparse_problem(seed=5)
+    vem = _fit(VariationalEMRegressor(prior="ard", tol=1e-10), X, y)
+    vbem = _fit(VariationalEMRegressor(prior="ard", method="vbem", tol=1e-10), X, y)
+    assert_allclose(vem.coef_, vbem.coef_, rtol=1e-6, atol=1e-9)
+    assert_allclose(vem.alpha_, vbem.alpha_, rtol=1e-6)
+    assert vem.lower_bound_ != vbem.lower_bound_
+
+
+# ---------------------------------------------------------------- monotonicity
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(3, 30),
+    d=st.integers(1, 6),
+    n_targets=st.sampled_from([0, 1, 2]),  # 0: 1-D y
+    options=st.sampled_from(OPTIONS),
+    fit_intercept=st.booleans(),
+    df=st.sampled_from([None, 1.5, 30.0]),
+    weighted=st.booleans(),
+    outliers=st.booleans(),
+)
+def test_objective_never_decreases(
+    seed, n, d, n_targets, options, fit_intercept, df, weighted, outliers
+):
+    rng = np.random.RandomState(seed % 2**31)
+    X = rng.randn(n, d) * rng.uniform(0.01, 100.0, size=d) + rng.randn(d)
+    Y = X @ rng.randn(d, max(n_targets, 1)) + rng.standard_t(2.0, size=(n, max(n_targets, 1)))
+    if outliers:
+        Y[0] += 1e3
+    y = Y[:, 0] if n_targets == 0 else Y
+    w = rng.uniform(0.1, 3.0, size=n) if weighted else None
+    model = _fit(
+        VariationalEMRegressor(**options, df=df, fit_intercept=fit_intercept, tol=0.0, max_iter=25),
+        X,
+        y,
+        sample_weight=w,
+    )
+    bounds = model.lower_bounds_
+    assert bounds.shape == (25,)
+    assert np.all(np.isfinite(bounds))
+    # round-off scale of a sum of O(n) terms of size |bound|
+    assert np.all(np.diff(bounds) >= -1e-9 * (np.abs(bounds).max() + n))
+    assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.sigma_))
+
+
+# ------------------------------------------------------------ vs scikit-learn
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_vem_ridge_matches_bayesian_ridge(fit_intercept):
+    X, y, _ = _sparse_problem(n=150, d=8, seed=6)
+    ours = _fit(VariationalEMRegressor(fit_intercept=fit_intercept, tol=1e-12), X, y)
+    theirs = BayesianRidge(fit_intercept=fit_intercept, tol=1e-12, max_iter=10_000).fit(X, y)
+    assert ours.converged_
+    assert_allclose(ours.coef_, theirs.coef_, rtol=1e-7, atol=1e-9)
+    assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-7, atol=1e-9)
+    assert_allclose(ours.alpha_, theirs.alpha_, rtol=1e-6)
+    assert_allclose(ours.lambda_, theirs.lambda_, rtol=1e-6)
+    assert_allclose(ours.sigma_, theirs.sigma_, rtol=1e-5, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["vem", "vbem"])
+def test_ard_switches_off_the_irrelevant_features_as_ard_regression(method):
+    X, y, w = _sparse_problem(n=300, d=15, seed=7, noise=0.3)
+    support = np.flatnonzero(w)
+    ours = _fit(VariationalEMRegressor(prior="ard", method=method), X, y)
+    theirs = ARDRegression().fit(X, y)
+    assert set(support) <= set(np.flatnonzero(theirs.lambda_ < theirs.threshold_lambda))
+    # the smallest precisions are those of the true support, far below the others
+    order = np.argsort(ours.lambda_)
+    assert set(order[: len(support)]) == set(support)
+    irrelevant = np.setdiff1d(np.arange(X.shape[1]), support)
+    assert ours.lambda_[irrelevant].min() > 100 * ours.lambda_[support].max()
+    assert np.abs(ours.coef_[irrelevant]).max() < 0.05
+    assert_allclose(ours.coef_[support], theirs.coef_[support], atol=0.02)
+
+
+def test_student_t_is_robust_to_gross_outliers():
+    """df=2 noise and 1% gross outliers: the coefficient error is at most half of
+    BayesianRidge's, and the outliers have the smallest expected precisions."""
+    rng = np.random.RandomState(8)
+    n, d = 2000, 10
+    X = rng.randn(n, d)
+    w = 2 * rng.randn(d)
+    y = X @ w + rng.standard_t(2.0, size=n)
+    bad = rng.choice(n, n // 100, replace=False)
+    y[bad] += rng.choice([-1.0, 1.0], size=len(bad)) * 100.0
+    ours = _fit(VariationalEMRegressor(noise="student_t"), X, y)
+    theirs = BayesianRidge().fit(X, y)
+    err, err_br = np.linalg.norm(ours.coef_ - w), np.linalg.norm(theirs.coef_ - w)
+    assert err <= 0.5 * err_br  # measured: 0.11 against 0.91
+    assert set(np.argsort(ours.sample_precisions_)[: len(bad)]) == set(bad)
+    assert 1.0 < ours.df_ < 3.0
+
+
+# ------------------------------------------------------------- predictive
+def test_predictive_std_includes_the_intercept_uncertainty():
+    X, y, _ = _sparse_problem(n=50, d=3, seed=9, noise=1.0)
+    model = _fit(VariationalEMRegressor(), X, y)
+    Xt = np.random.RandomState(0).randn(20, 3)
+    mean, std = model.predict(Xt, return_std=True)
+    assert_allclose(mean, model.predict(Xt))
+    xc = Xt - X.mean(axis=0)
+    var_b = 1.0 / (model.alpha_ * (len(y) + reg.INTERCEPT_PRIOR))
+    expected = np.einsum("ij,jk,ik->i", xc, model.sigma_, xc) + var_b + 1.0 / model.alpha_
+    assert_allclose(std**2, expected, rtol=1e-10)
+    # the raw intercept's variance: that of b - xbar^T w
+    xbar = X.mean(axis=0)
+    assert_allclose(model.intercept_std_**2, var_b + xbar @ model.sigma_ @ xbar, rtol=1e-10)
+    # BayesianRidge leaves the intercept out: its std is smaller at the training mean
+    br_std = BayesianRidge().fit(X, y).predict(xbar[None, :], return_std=True)[1]
+    ours_std = model.predict(xbar[None, :], return_std=True)[1]
+    assert ours_std[0] > br_std[0]
+
+
+@pytest.mark.parametrize("method", ["vem", "vbem"])
+def test_predictive_interval_coverage_on_gaussian_data(method):
+    rng = np.random.RandomState(10)
+    d = 5
+    w = rng.randn(d)
+    X = rng.randn(40_400, d)
+    y = X @ w + 2.0 + 0.7 * rng.randn(len(X))
+    model = _fit(VariationalEMRegressor(method=method), X[:400], y[:400])
+    lower, upper = model.predict_interval(X[400:], coverage=0.9)
+    coverage = np.mean((y[400:] >= lower) & (y[400:] <= upper))
+    assert abs(coverage - 0.9) < 0.01
+    mean, std = model.predict(X[400:], return_std=True)
+    if method == "vbem":  # Student-t with 2 a_alpha degrees of freedom
+        nu = 2.0 * (model.alpha_1 + 0.5 * 400 + 0.5)
+        half = stats.t.ppf(0.95, nu) * std * np.sqrt((nu - 2) / nu)
+    else:
+        half = stats.norm.ppf(0.95) * std
+    assert_allclose(upper - mean, half, rtol=1e-10)
+
+
+def test_student_t_predictive_std_is_infinite_below_two_degrees_of_freedom():
+    X, y, _ = _sparse_problem(n=100, d=3, seed=11)
+    model = _fit(VariationalEMRegressor(noise="student_t", df=1.5), X, y)
+    _, std = model.predict(X[:5], return_std=True)
+    assert np.all(np.isinf(std))
+    lower, upper = model.predict_interval(X[:5])
+    assert np.all(np.isfinite(lower)) and np.all(upper > lower)
+    model = _fit(VariationalEMRegressor(noise="student_t", df=5.0), X, y)
+    _, std = model.predict(X[:5], return_std=True)
+    assert np.all(np.isfinite(std))
+    with pytest.raises(ValueError, match="coverage"):
+        model.predict_interval(X[:5], coverage=1.0)
+
+
+# ------------------------------------------------------------- multi-target
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(o.values()))
+def test_two_dimensional_y_is_independent_fits(options):
+    X, y1, _ = _sparse_problem(n=60, d=4, seed=12)
+    y2 = X @ [0.5, 0.0, 0.0, -1.0] - 3.0 + np.random.RandomState(1).randn(60)
+    Y = np.column_stack([y1, y2])
+    both = _fit(VariationalEMRegressor(**options, max_iter=50, tol=0.0), X, Y)
+    d = X.shape[1]
+    assert both.coef_.shape == (2, d) and both.sigma_.shape == (2, d, d)
+    assert both.intercept_.shape == both.alpha_.shape == both.df_.shape == (2,)
+    assert both.lambda_.shape == ((2,) if options["prior"] == "ridge" else (2, d))
+    assert both.sample_precisions_.shape == (60, 2)
+    assert both.predict(X).shape == (60, 2)
+    total = 0.0
+    for t, y in enumerate((y1, y2)):
+        one = _fit(VariationalEMRegressor(**options, max_iter=50, tol=0.0), X, y)
+        total += one.lower_bound_
+        assert_allclose(both.coef_[t], one.coef_, rtol=1e-8, atol=1e-12)
+        assert_allclose(both.intercept_[t], one.intercept_, rtol=1e-8)
+        assert_allclose(both.predict(X, return_std=True)[1][:, t],
+                        one.predict(X, return_std=True)[1], rtol=1e-8)  # fmt: skip
+    assert_allclose(both.lower_bound_, total, rtol=1e-10)
+
+
+# ------------------------------------------------------------- weights
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(o.values()))
+def test_sample_weights_are_repeated_samples(options):
+    """Integer weights equal repeated rows, here across the kernel path (8 distinct rows,
+    10 features) and the Gram path (16 rows); zero weights equal removed rows."""
+    rng = np.random.RandomState(13)
+    X = rng.randn(10, 10)
+    y = X[:, 0] - X[:, 1] + 0.3 * rng.randn(10)
+    w = np.array([2, 2, 2, 2, 2, 2, 2, 2, 0, 0])
+    kwargs = dict(**options, max_iter=30, tol=0.0)
+    weighted = _fit(VariationalEMRegressor(**kwargs), X, y, sample_weight=w)
+    repeated = _fit(VariationalEMRegressor(**kwargs), np.repeat(X, w, axis=0), np.repeat(y, w))
+    assert_allclose(weighted.lower_bounds_, repeated.lower_bounds_, rtol=1e-7)
+    assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-6, atol=1e-9)
+    assert_allclose(weighted.predict(X, return_std=True), repeated.predict(X, return_std=True),
+                    rtol=1e-6)  # fmt: skip
+
+
+# ------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("nan_X", "NaN"),
+        ("inf_X", "infinity"),
+        ("nan_y", "NaN"),
+        ("inf_y", "infinity"),
+        ("lengths", "inconsistent numbers of samples"),
+        ("negative_weight", "Negative values"),
+        ("zero_weights", "[Ss]ample weights"),
+        ("nan_weight", "NaN"),
+        ("sparse", "[Ss]parse"),
+        ("one_sample", "1 sample"),
+    ],
+)
+def test_bad_input_raises_a_clear_value_error(case, match):
+    import scipy.sparse as sp
+
+    rng = np.random.RandomState(14)
+    X, y, w = rng.randn(20, 3), rng.randn(20), np.ones(20)
+    if case == "nan_X":
+        X[3, 1] = np.nan
+    elif case == "inf_X":
+        X[3, 1] = np.inf
+    elif case == "nan_y":
+        y[2] = np.nan
+    elif case == "inf_y":
+        y[2] = -np.inf
+    elif case == "lengths":
+        y = y[:-1]
+    elif case == "negative_weight":
+        w[4] = -1.0
+    elif case == "zero_weights":
+        w[:] = 0.0
+    elif case == "nan_weight":
+        w[4] = np.nan
+    elif case == "sparse":
+        X = sp.csr_matrix(X)
+    elif case == "one_sample":
+        X, y, w = X[:1], y[:1], w[:1]
+    with pytest.raises((ValueError, TypeError), match=match):
+        VariationalEMRegressor().fit(X, y, sample_weight=w)
+
+
+@pytest.mark.parametrize(
+    "params", [dict(alpha_1=0.0), dict(lambda_2=-1.0), dict(df=0.0), dict(method="em")]
+)
+def test_invalid_parameters_raise(params):
+    with pytest.raises(ValueError, match=next(iter(params))):
+        VariationalEMRegressor(**params).fit(np.eye(3), np.arange(3.0))
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(o.values()))
+@pytest.mark.parametrize(
+    "case", ["constant_feature", "collinear", "wide", "scale_1e8", "scale_1e-8", "constant_y"]
+)
+def test_degenerate_data_gives_a_finite_correct_fit(case, options):
+    rng = np.random.RandomState(15)
+    n, d = 60, 4
+    X = rng.randn(n, d)
+    w = np.array([1.0, -2.0, 0.5, 0.0])
+    x_scale = y_scale = 1.0
+    if case == "constant_feature":
+        X[:, 3] = 7.0
+    elif case == "collinear":
+        X[:, 3] = X[:, 0] - X[:, 1]
+    elif case == "wide":
+        X = rng.randn(15, 40)
+        w = np.zeros(40)
+        w[:3] = [1.0, -2.0, 0.5]
+        n = 15
+    elif case == "scale_1e8":
+        x_scale, y_scale = 1e8, 1e-8
+    elif case == "scale_1e-8":
+        x_scale, y_scale = 1e-8, 1e8
+    y = X @ w + 3.0 + 0.01 * rng.randn(n)
+    if case == "constant_y":
+        y = np.full(n, 2.5)
+    X, y = X * x_scale, y * y_scale
+    X_before, y_before = X.copy(), y.copy()
+    model = _fit(VariationalEMRegressor(**options), X, y)
+    assert np.array_equal(X, X_before) and np.array_equal(y, y_before)
+    for name in ("coef_", "sigma_", "coef_std_", "alpha_", "lambda_", "intercept_"):
+        assert np.all(np.isfinite(getattr(model, name))), name
+    assert np.all(np.isfinite(model.lower_bounds_))
+    assert np.all(np.diff(model.lower_bounds_) >= -1e-9 * np.abs(model.lower_bounds_).max())
+    pred, std = model.predict(X, return_std=True)
+    assert np.all(np.isfinite(pred)) and np.all(std > 0)
+    if case == "constant_y":
+        assert_allclose(pred, 2.5, rtol=1e-6)
+    elif case != "wide":
+        # the noise is 1% of the signal: the fit is accurate
+        assert_allclose(pred, y, atol=0.05 * y_scale)
+    if case in ("scale_1e8", "scale_1e-8"):
+        assert_allclose(model.coef_ * x_scale / y_scale, w, atol=0.01)
+
+
+def test_inputs_are_never_modified_float32_and_read_only():
+    X, y, _ = _sparse_problem(n=80, d=5, seed=16)
+    w = np.random.RandomState(0).uniform(0.5, 2, size=80)
+    copies = [a.copy() for a in (X, y, w)]
+    for a in (X, y, w):
+        a.setflags(write=False)
+    m64 = _fit(VariationalEMRegressor(noise="student_t", prior="ard"), X, y, sample_weight=w)
+    for a, b in zip((X, y, w), copies, strict=True):
+        assert np.array_equal(a, b)
+    m32 = _fit(
+        VariationalEMRegressor(noise="student_t", prior="ard"),
+        X.astype(np.float32),
+        y,
+        sample_weight=w,
+    )
+    assert_allclose(m32.coef_, m64.coef_, rtol=1e-4, atol=1e-5)
+
+
+def test_same_input_same_result():
+    """The model is deterministic (no random initialisation): two fits agree bit for bit."""
+    X, y, _ = _sparse_problem(n=300, d=8, seed=17)
+    a = _fit(VariationalEMRegressor(prior="ard", noise="student_t", method="vbem"), X, y)
+    b = _fit(VariationalEMRegressor(prior="ard", noise="student_t", method="vbem"), X, y)
+    assert np.array_equal(a.coef_, b.coef_)
+    assert np.array_equal(a.lower_bounds_, b.lower_bounds_)
+
+
+# ------------------------------------------------------------ helpers, API
+def test_sum_kl_gamma_matches_the_scalar_kl():
+    rates = np.array([0.3, 1.0, 7.5])
+    weights = np.array([1.0, 0.5, 2.0])
+    expected = sum(w * kl_gamma(2.5, r, 0.7, 1.3) for w, r in zip(weights, rates, strict=True))
+    assert_allclose(reg._sum_kl_gamma(2.5, rates, 0.7, 1.3, weights), expected, rtol=1e-12)
+
+
+def test_kernel_and_gram_posteriors_agree():
+    rng = np.random.RandomState(18)
+    Z = rng.randn(6, 9)
+    beta, prior, y = rng.uniform(0.5, 2, 6), rng.uniform(0.1, 10, 9), rng.randn(6)
+    m, diag, logdet, gamma, q = reg._posterior_kernel(Z, beta, y, prior)
+    m2, R, diag2, logdet2 = reg._posterior_gram((Z.T * beta) @ Z, Z.T @ (beta * y), prior)
+    cov = R.T @ R
+    assert_allclose(m, m2, rtol=1e-10)
+    assert_allclose(diag, diag2, rtol=1e-10)
+    assert_allclose(logdet, logdet2, rtol=1e-10)
+    assert_allclose(gamma, 1 - prior * diag2, rtol=1e-9)
+    assert_allclose(q, np.einsum("ni,ij,nj->n", Z, cov, Z), rtol=1e-9)
+    assert_allclose(reg._covariance_kernel(Z, beta, prior), cov, rtol=1e-9, atol=1e-14)
+
+
+def test_df_update_maximises_the_collapsed_objective():
+    rng = np.random.RandomState(19)
+    c = stats.t.rvs(3.0, size=2000, random_state=rng) ** 2
+    s = np.ones_like(c)
+    nu = reg._update_df(s, c, 10.0)
+    grid = np.exp(np.linspace(np.log(0.1), np.log(1e4), 2001))
+    values = [reg._df_objective(v, s, c) for v in grid]
+    assert reg._df_objective(nu, s, c) >= max(values) - 1e-9
+    assert 2.0 < nu < 4.5
+
+
+def test_grid_search_in_a_pipeline():
+    X, y, _ = _sparse_problem(n=120, d=6, seed=20)
+    pipe = make_pipeline(StandardScaler(), VariationalEMRegressor())
+    grid = GridSearchCV(pipe, {"variationalemregressor__prior": ["ridge", "ard"]}, cv=3)
+    grid.fit(X, y)
+    assert grid.best_score_ > 0.95
+
+
+def test_convergence_warning_and_verbose(capsys):
+    X, y, _ = _sparse_problem(n=50, d=3, seed=21)
+    with pytest.warns(ConvergenceWarning):
+        VariationalEMRegressor(prior="ard", max_iter=1, tol=0.0, verbose=2).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Iteration 1" in out and "ELBO" in out
