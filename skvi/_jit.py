@@ -22,6 +22,7 @@ Flags
 """
 
 import os
+import types
 from contextlib import contextmanager
 
 # OpenMP workers (Numba's, and scikit-learn's in the KMeans initialisation) spin after
@@ -54,8 +55,20 @@ def jit(func):
 
 
 def jit_parallel(func):
-    """Compile ``func`` as a ``parallel=True`` nopython kernel with skvi's options."""
-    return numba.njit(parallel=True, **_OPTIONS)(func)
+    """Compile ``func`` as a ``parallel=True`` nopython kernel with skvi's options.
+
+    The parallel build gets its own name (``<qualname>.parallel``): Numba names its
+    on-disk cache files after the function's qualified name and line, not its options, so
+    a serial ``jit(func)`` and a parallel ``jit_parallel(func)`` of the same function would
+    otherwise load each other's machine code from the cache.
+    """
+    twin = types.FunctionType(
+        func.__code__, func.__globals__, func.__name__, func.__defaults__, func.__closure__
+    )
+    twin.__qualname__ = func.__qualname__ + ".parallel"
+    twin.__doc__ = func.__doc__
+    twin.__module__ = func.__module__
+    return numba.njit(parallel=True, **_OPTIONS)(twin)
 
 
 @jit

@@ -13,6 +13,14 @@ contiguous rows and nothing underflows whatever the priors. ``exp(E[ln theta_d])
 shifted by its own maximum in the same way; both shifts are added back in the log
 normalisers.
 
+The fixed point runs in two phases (:func:`_doc_fixed_point`): first with ``inner``, a
+float32 copy of ``exp_topic_word`` padded to a multiple of 8 topics (eight float32 lanes;
+the E-step table of the LDA benchmark gives the time per sweep of both precisions), until
+the change is below ``tol`` or below what float32 resolves; then in float64, at least one
+sweep, until the change is below ``tol``: the returned ``gamma`` is a float64 update. The
+statistics and every term of the ELBO are computed in float64 from the final ``gamma``, so
+the bound is exact for the parameters returned.
+
 Documents are split into a fixed number of blocks (independent of the thread count), each
 with its own topic-word accumulator, and the blocks are reduced in index order. Nothing
 here imports scikit-learn.
@@ -23,26 +31,51 @@ import math
 import numpy as np
 
 from ._jit import jit, jit_parallel, prange
-from ._special import digamma, kl_dirichlet, log_dirichlet_norm
+from ._special import digamma, log_dirichlet_norm
 
-#: Documents are split into at most this many blocks (and at least 256 documents each):
-#: enough parallel slack for any machine, few enough accumulators to keep memory small.
-MAX_BLOCKS = 32
+#: Documents are split into at most this many blocks (and at least MIN_BLOCK_DOCS
+#: documents each): parallel slack for machines of up to 16 cores, few enough
+#: accumulators to keep memory small. Each block has a (V, K) float64 accumulator, and
+#: together they take at most MAX_STATS_BYTES (one block, whatever its size, at least).
+MAX_BLOCKS = 16
+MAX_STATS_BYTES = 256 * 2**20
 #: Where a document's fixed point starts (see :func:`_e_step`).
-FRESH, BEST, WARM = 0, 1, 2
+FRESH, WARM = 0, 1
+#: Padding of the float32 topic matrix: a multiple of this many topics.
+LANES = 8
+#: The float32 phase stops once the mean change per topic is below this fraction of the
+#: mean ``gamma`` (float32 resolves ~6e-8 of a value; sums of many words lose more).
+FLOAT32_FLOOR = 1e-5
+#: The estimator runs the float32 phase only for a ``mean_change_tol`` at least this large
+#: (scikit-learn's default is 1e-3); a tighter tolerance asks for float64 iterates.
+FLOAT32_MIN_TOL = 1e-5
+_SHIFT_STEPS = 6.0
 MIN_BLOCK_DOCS = 256
 
 
-@jit
-def n_doc_blocks(n_docs):
-    """Number of document blocks: a function of ``n_docs`` only."""
-    return max(1, min(MAX_BLOCKS, (n_docs + MIN_BLOCK_DOCS - 1) // MIN_BLOCK_DOCS))
+def padded_float32(exp_topic_word):
+    """The float32 topic matrix of the first phase: ``exp_topic_word`` (V, K) with zero
+    columns up to a multiple of :data:`LANES`."""
+    n_words, n_comp = exp_topic_word.shape
+    out = np.zeros((n_words, -(-n_comp // LANES) * LANES), dtype=np.float32)
+    out[:, :n_comp] = exp_topic_word
+    return out
 
 
 @jit
-def _exp_e_log_theta(gamma, out):
-    """``out = exp(E[ln theta] - m)`` for ``theta ~ Dir(gamma)``; returns ``m``, the max of
-    ``E[ln theta_k] = psi(gamma_k) - psi(sum gamma)`` (Blei et al. 2003, eq. 8)."""
+def n_doc_blocks(n_docs, n_cells):
+    """Number of document blocks: a function of the problem's size only (``n_cells =
+    V K``), never of the thread count, so that the reduction order is fixed."""
+    by_docs = (n_docs + MIN_BLOCK_DOCS - 1) // MIN_BLOCK_DOCS
+    by_memory = MAX_STATS_BYTES // (8 * max(n_cells, 1))
+    return max(1, min(MAX_BLOCKS, by_docs, by_memory))
+
+
+@jit
+def _e_log_theta(gamma, e_log_theta, et):
+    """``e_log_theta[k] = E[ln theta_k] = psi(gamma_k) - psi(sum gamma)`` for ``theta ~
+    Dir(gamma)`` (Blei et al. 2003, eq. 8) and ``et = exp(e_log_theta - m)``; returns
+    ``m``, the maximum of ``e_log_theta``."""
     total = 0.0
     for k in range(gamma.shape[0]):
         total += gamma[k]
@@ -50,28 +83,72 @@ def _exp_e_log_theta(gamma, out):
     mx = -np.inf
     for k in range(gamma.shape[0]):
         e = digamma(gamma[k]) - psi_total
-        out[k] = e
+        e_log_theta[k] = e
         mx = max(mx, e)
     for k in range(gamma.shape[0]):
-        out[k] = math.exp(out[k] - mx)
+        et[k] = math.exp(e_log_theta[k] - mx)
     return mx
 
 
 @jit
-def _doc_fixed_point(lo, hi, indices, data, exp_topic_word, alpha, gamma, et, acc, max_iter, tol):
-    """Iterate the (phi, gamma) updates of one document in place; returns the sweeps used."""
+def _exp_e_log_theta_fast(gamma, out):
+    """``out[k]`` proportional to ``exp(E[ln theta_k])`` (a common factor cancels in the
+    fixed point), the largest at least 6: the fixed point's cheap digamma.
+
+    ``psi(x) = ln y - R(x)`` with ``y = x + 6``, where ``R(x) = sum_{i<6} 1 / (x + i) +
+    1 / (2y) + sum_{j=1}^{7} B_2j / (2j y^2j)`` is the recurrence to ``y >= 6`` and the
+    asymptotic series there (absolute error below 2e-13, against ~1e-16 for
+    :func:`digamma`, which steps to ``x >= 10`` one step at a time, with branches). The
+    six reciprocals are summed as two rational terms, ``sum_{i<3} 1 / (x + i) = q'(x) /
+    q(x)`` with ``q(x) = x (x + 1) (x + 2)``, so each topic costs two divisions and one
+    exponential: ``out[k] = y_k exp(min R - R_k)``.
+    """
+    n_comp = gamma.shape[0]
+    least = np.inf
+    for k in range(n_comp):
+        x = gamma[k]
+        r = 1.0 / (x + _SHIFT_STEPS)
+        r2 = r * r
+        series = r2 * (1.0 / 12 + r2 * (-1.0 / 120 + r2 * (1.0 / 252 + r2 * (-1.0 / 240 + r2 * (
+            1.0 / 132 + r2 * (-691.0 / 32760 + r2 / 12))))))  # fmt: skip
+        a = min(x, 1e50)  # beyond, the reciprocals are below 1e-49 and q(a) q(b) would overflow
+        b = a + 3.0
+        qa = a * (a * (a + 3.0) + 2.0)
+        qb = b * (b * (b + 3.0) + 2.0)
+        pa = a * (3.0 * a + 6.0) + 2.0
+        pb = b * (3.0 * b + 6.0) + 2.0
+        out[k] = (pa * qb + pb * qa) / (qa * qb) + 0.5 * r + series
+        least = min(least, out[k])
+    for k in range(n_comp):
+        out[k] = (gamma[k] + _SHIFT_STEPS) * math.exp(least - out[k])
+
+
+@jit
+def _sweeps(lo, hi, indices, data, topics, alpha, gamma, et, et_m, acc, max_iter, tol):
+    """At most ``max_iter`` (phi, gamma) updates of one document in place, in the
+    precision of ``topics`` (its rows padded with zeros beyond ``K``), until the mean
+    absolute change of ``gamma`` is below ``tol``. Returns ``(sweeps, status)``:
+    0 converged, 1 out of sweeps, 2 a word's normaliser underflowed (``gamma`` is then
+    left as it was before the sweep)."""
     n_comp = alpha.shape[0]
+    n_pad = topics.shape[1]
+    cast = topics.dtype.type
+    zero = cast(0.0)
+    tiny = 1e-30 if topics.itemsize == 4 else 1e-300
     for it in range(max_iter):
-        _exp_e_log_theta(gamma, et)
-        for k in range(n_comp):
-            acc[k] = 0.0
+        _exp_e_log_theta_fast(gamma, et)
+        for k in range(n_pad):
+            acc[k] = zero
+            et_m[k] = et[k] if k < n_comp else zero
         for j in range(lo, hi):
-            row = exp_topic_word[indices[j]]
-            s = 0.0
-            for k in range(n_comp):
-                s += et[k] * row[k]
-            c = data[j] / s
-            for k in range(n_comp):
+            row = topics[indices[j]]
+            s = zero
+            for k in range(n_pad):
+                s += et_m[k] * row[k]
+            if s < tiny:
+                return it, 2
+            c = cast(data[j]) / s
+            for k in range(n_pad):
                 acc[k] += c * row[k]
         change = 0.0
         for k in range(n_comp):
@@ -79,8 +156,34 @@ def _doc_fixed_point(lo, hi, indices, data, exp_topic_word, alpha, gamma, et, ac
             change += abs(g - gamma[k])
             gamma[k] = g
         if change / n_comp < tol:
-            return it + 1
-    return max_iter
+            return it + 1, 0
+    return max_iter, 1
+
+
+@jit
+def _doc_fixed_point(lo, hi, indices, data, exp_topic_word, inner, alpha, gamma, work, max_iter,
+                     tol):  # fmt: skip
+    """Iterate the (phi, gamma) updates of one document in place; returns the sweeps used.
+
+    With ``inner`` (float32, padded) the first ``max_iter - 1`` sweeps at most run in
+    float32, until the mean change is below ``max(tol, FLOAT32_FLOOR * mean gamma)`` (or a
+    normaliser underflows in float32); the sweeps after them, at least one, run in
+    float64 until the change is below ``tol``. The last sweep, which decides convergence
+    and gives the returned ``gamma``, is always a float64 one. ``work``: scratch arrays
+    ``(et, et32, acc32, et64, acc64)``.
+    """
+    et, et32, acc32, et64, acc64 = work
+    used = 0
+    if inner.shape[0] > 0 and max_iter > 1:
+        total = 0.0
+        for k in range(alpha.shape[0]):
+            total += gamma[k]
+        loose = max(tol, FLOAT32_FLOOR * total / alpha.shape[0])
+        used, _ = _sweeps(lo, hi, indices, data, inner, alpha, gamma, et, et32, acc32,
+                          max_iter - 1, loose)  # fmt: skip
+    more, _ = _sweeps(lo, hi, indices, data, exp_topic_word, alpha, gamma, et, et64, acc64,
+                      max_iter - used, tol)  # fmt: skip
+    return used + more
 
 
 @jit
@@ -107,13 +210,45 @@ def _words_term(lo, hi, indices, data, exp_topic_word, word_shift, et, shift, st
 
 
 @jit
-def _doc_value(lo, hi, indices, data, exp_topic_word, word_shift, alpha, gamma, et, no_stats):
-    """A document's terms of the ELBO with phi at its optimum for ``gamma``:
-    ``sum_j n_j ln sum_k exp(E ln theta_k + E ln beta_k,w_j) - KL(Dir(gamma) || Dir(alpha))``.
-    """
-    shift = _exp_e_log_theta(gamma, et)
-    words = _words_term(lo, hi, indices, data, exp_topic_word, word_shift, et, shift, no_stats)
-    return words - kl_dirichlet(gamma, alpha)
+def _e_step_block(
+    first, last, indptr, indices, data, exp_topic_word, inner, word_shift, alpha, gamma, mode,
+    starts, max_iter, tol, stats, terms, e_log_theta_sum
+):  # fmt: skip
+    """Documents ``first..last-1`` of :func:`_e_step`, adding to this block's ``stats``
+    (vocabulary-major, or no rows for none), ``terms`` (4,) and ``e_log_theta_sum`` (K,)."""
+    n_comp = alpha.shape[0]
+    random_starts = starts.shape[0] == indptr.shape[0] - 1
+    n_pad = inner.shape[1]
+    stats[...] = 0.0  # here, in this block's thread, rather than serially by the caller
+    et = np.empty(n_comp)
+    elog = np.empty(n_comp)
+    work = (et, np.empty(n_pad, inner.dtype), np.empty(n_pad, inner.dtype), np.empty(n_comp),
+            np.empty(n_comp))  # fmt: skip
+    for d in range(first, last):
+        lo, hi = indptr[d], indptr[d + 1]
+        g = gamma[d]
+        if lo == hi:
+            for k in range(n_comp):
+                g[k] = alpha[k]
+            continue
+        if mode == FRESH:
+            length = 0.0
+            for j in range(lo, hi):
+                length += data[j]
+            for k in range(n_comp):
+                g[k] = starts[d, k] if random_starts else alpha[k] + length / n_comp
+        terms[3] += _doc_fixed_point(
+            lo, hi, indices, data, exp_topic_word, inner, alpha, g, work, max_iter, tol
+        )
+        # phi at its optimum for the final gamma: the statistics and the bound, in float64
+        shift = _e_log_theta(g, elog, et)
+        terms[0] += _words_term(lo, hi, indices, data, exp_topic_word, word_shift, et, shift, stats)
+        h = log_dirichlet_norm(g)
+        for k in range(n_comp):
+            h += g[k] * elog[k]
+            e_log_theta_sum[k] += elog[k]
+        terms[1] += h
+        terms[2] += 1.0
 
 
 def _e_step(
@@ -121,6 +256,7 @@ def _e_step(
     indices,
     data,
     exp_topic_word,
+    inner,
     word_shift,
     alpha,
     gamma,
@@ -137,14 +273,13 @@ def _e_step(
     ``FRESH``
         from ``starts[d]`` (random, drawn by the caller) or, if ``starts`` has no row per
         document, ``alpha + n_d / K``;
-    ``BEST``
-        from a fresh start, keeping the result only if its terms of the ELBO are at least
-        those of the current ``gamma[d]`` under the current topics (else the fixed point
-        continues from ``gamma[d]``): a sweep never lowers the ELBO;
     ``WARM``
         from the current ``gamma[d]`` (with ``max_iter=0``: evaluate the current
         ``gamma`` under the current topics).
-    ``sstats``: if True, return the expected topic-word counts
+
+    ``inner``: the float32 topic matrix of the first phase of the fixed point, ``(V,
+    K_pad)`` (see the module docstring), or an array with no rows to iterate in float64
+    only. ``sstats``: if True, return the expected topic-word counts
     ``S[w, k] = sum_d n_dw phi_dwk`` (vocabulary-major); otherwise an empty array.
 
     Returns ``(S, doc_terms)`` with ``doc_terms = [L_words, H, n_docs_nonempty,
@@ -157,70 +292,30 @@ def _e_step(
     """
     n_docs = indptr.shape[0] - 1
     n_words, n_comp = exp_topic_word.shape
-    random_starts = starts.shape[0] == n_docs
-    nb = n_doc_blocks(n_docs)
+    nb = n_doc_blocks(n_docs, n_words * n_comp)
     size = (n_docs + nb - 1) // nb
-    blocks = np.zeros((nb if sstats else 0, n_words, n_comp))
-    no_stats = np.zeros((0, n_comp))
+    blocks = np.empty((nb, n_words if sstats else 0, n_comp))
     terms_b = np.zeros((nb, 4))
     elt_b = np.zeros((nb, n_comp))
     for b in prange(nb):
-        et = np.empty(n_comp)
-        acc = np.empty(n_comp)
-        warm = np.empty(n_comp)
-        warm_value = 0.0
-        for d in range(b * size, min(n_docs, (b + 1) * size)):
-            lo, hi = indptr[d], indptr[d + 1]
-            g = gamma[d]
-            if lo == hi:
-                for k in range(n_comp):
-                    g[k] = alpha[k]
-                continue
-            length = 0.0
-            for j in range(lo, hi):
-                length += data[j]
-            if mode == BEST:  # the warm start's value under the current topics
-                for k in range(n_comp):
-                    warm[k] = g[k]
-                warm_value = _doc_value(lo, hi, indices, data, exp_topic_word, word_shift,
-                                        alpha, g, et, no_stats)  # fmt: skip
-            if mode != WARM:
-                for k in range(n_comp):
-                    g[k] = starts[d, k] if random_starts else alpha[k] + length / n_comp
-            terms_b[b, 3] += _doc_fixed_point(
-                lo, hi, indices, data, exp_topic_word, alpha, g, et, acc, max_iter, tol
-            )
-            if mode == BEST:
-                fresh_value = _doc_value(lo, hi, indices, data, exp_topic_word, word_shift,
-                                         alpha, g, et, no_stats)  # fmt: skip
-                if fresh_value < warm_value:  # keep the better: the ELBO never decreases
-                    for k in range(n_comp):
-                        g[k] = warm[k]
-                    terms_b[b, 3] += _doc_fixed_point(
-                        lo, hi, indices, data, exp_topic_word, alpha, g, et, acc, max_iter, tol
-                    )
-            # phi at its optimum for the final gamma: the statistics and the bound
-            shift = _exp_e_log_theta(g, et)
-            target = blocks[b] if sstats else no_stats
-            ll = _words_term(lo, hi, indices, data, exp_topic_word, word_shift, et, shift, target)
-            total = 0.0
+        _e_step_block(
+            b * size, min(n_docs, (b + 1) * size), indptr, indices, data, exp_topic_word,
+            inner, word_shift, alpha, gamma, mode, starts, max_iter, tol, blocks[b], terms_b[b],
+            elt_b[b],
+        )  # fmt: skip
+    # the blocks' statistics summed in block order, in parallel over the vocabulary
+    stats = np.empty((blocks.shape[1], n_comp))
+    chunk = 256
+    for c in prange((blocks.shape[1] + chunk - 1) // chunk):
+        for w in range(c * chunk, min(blocks.shape[1], (c + 1) * chunk)):
             for k in range(n_comp):
-                total += g[k]
-            psi_total = digamma(total)
-            h = log_dirichlet_norm(g)
-            for k in range(n_comp):
-                e = digamma(g[k]) - psi_total
-                h += g[k] * e
-                elt_b[b, k] += e
-            terms_b[b, 0] += ll
-            terms_b[b, 1] += h
-            terms_b[b, 2] += 1.0
-    stats = np.zeros((n_words if sstats else 0, n_comp))
+                total = 0.0
+                for b in range(nb):
+                    total += blocks[b, w, k]
+                stats[w, k] = total
     terms = np.zeros(4)
     e_log_theta_sum = np.zeros(n_comp)
     for b in range(nb):  # fixed reduction order
-        if sstats:
-            stats += blocks[b]
         terms += terms_b[b]
         e_log_theta_sum += elt_b[b]
     return stats, terms, e_log_theta_sum
