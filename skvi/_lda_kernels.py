@@ -53,11 +53,65 @@ _SHIFT_STEPS = 6.0
 MIN_BLOCK_DOCS = 256
 
 
+def _topic_tables(components, n_pad):
+    """What the E-step needs from the topics' Dirichlet parameters ``components``
+    (lambda, (K, V)): ``E[ln beta]`` (K, V) (Blei et al. 2003, eq. 8), the
+    vocabulary-major shifted exponentials ``exp(E[ln beta_kw] - shift_w)`` (V, K), the
+    shifts ``shift_w = max_k E[ln beta_kw]`` (V,), and their float32 copy with zero
+    columns up to ``n_pad`` (V, n_pad)."""
+    n_comp, n_words = components.shape
+    e_log_beta = np.empty((n_comp, n_words))
+    for k in prange(n_comp):
+        row = components[k]
+        total = 0.0
+        for w in range(n_words):
+            total += row[w]
+        psi_total = digamma(total)
+        for w in range(n_words):
+            e_log_beta[k, w] = digamma(row[w]) - psi_total
+    exp_topic_word = np.empty((n_words, n_comp))
+    inner = np.zeros((n_words, n_pad), dtype=np.float32)
+    shift = np.empty(n_words)
+    for w in prange(n_words):
+        mx = -np.inf
+        for k in range(n_comp):
+            mx = max(mx, e_log_beta[k, w])
+        shift[w] = mx
+        for k in range(n_comp):
+            v = math.exp(e_log_beta[k, w] - mx)
+            exp_topic_word[w, k] = v
+            inner[w, k] = v
+    return e_log_beta, exp_topic_word, shift, inner
+
+
+def _topic_kl(components, e_log_beta, eta):
+    """``sum_k KL(Dir(lambda_k) || Dir(eta 1))`` given ``E[ln beta]``: ``ln C(lambda_k) -
+    ln C(eta 1) + sum_w (lambda_kw - eta) E[ln beta_kw]`` (PRML B.23), summed over the
+    topics in order."""
+    n_comp, n_words = components.shape
+    per_topic = np.empty(n_comp)
+    prior_norm = math.lgamma(n_words * eta) - n_words * math.lgamma(eta)
+    for k in prange(n_comp):
+        value = log_dirichlet_norm(components[k]) - prior_norm
+        for w in range(n_words):
+            value += (components[k, w] - eta) * e_log_beta[k, w]
+        per_topic[k] = value
+    total = 0.0
+    for k in range(n_comp):
+        total += per_topic[k]
+    return total
+
+
+def padded_width(n_comp):
+    """Columns of the float32 topic matrix: ``n_comp`` rounded up to :data:`LANES`."""
+    return -(-n_comp // LANES) * LANES
+
+
 def padded_float32(exp_topic_word):
     """The float32 topic matrix of the first phase: ``exp_topic_word`` (V, K) with zero
     columns up to a multiple of :data:`LANES`."""
     n_words, n_comp = exp_topic_word.shape
-    out = np.zeros((n_words, -(-n_comp // LANES) * LANES), dtype=np.float32)
+    out = np.zeros((n_words, padded_width(n_comp)), dtype=np.float32)
     out[:, :n_comp] = exp_topic_word
     return out
 
@@ -323,3 +377,5 @@ def _e_step(
 
 e_step = jit_parallel(_e_step)
 e_step_serial = jit(_e_step)
+topic_tables = jit_parallel(_topic_tables)
+topic_kl = jit_parallel(_topic_kl)

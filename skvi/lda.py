@@ -20,7 +20,6 @@ from ._special import (
     digamma,
     digamma_array,
     inverse_digamma,
-    kl_dirichlet,
     log_dirichlet_norm,
     trigamma,
 )
@@ -257,13 +256,9 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         """Store lambda and what the E-step needs from it: E[ln beta] (K, V), and the
         vocabulary-major shifted exponentials (V, K) with their shifts (V,)."""
         self.components_ = components
-        e_log_beta = digamma_array(components) - digamma_array(components.sum(axis=1))[:, None]
-        self._e_log_beta = e_log_beta
-        self.exp_dirichlet_component_ = np.exp(e_log_beta)
-        shift = e_log_beta.max(axis=0)
-        self._word_shift = shift
-        self._exp_topic_word = np.ascontiguousarray(np.exp(e_log_beta - shift).T)
-        self._inner = kern.padded_float32(self._exp_topic_word)
+        with num_threads(self.n_jobs):
+            tables = kern.topic_tables(components, kern.padded_width(components.shape[0]))
+        self._e_log_beta, self._exp_topic_word, self._word_shift, self._inner = tables
 
     def _run_e_step(self, X, gamma, mode, sstats, random_state=None, max_iter=None, starts=None):
         """The E-step kernel. Fresh document starts: ``starts`` if given, else
@@ -303,8 +298,8 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         return l_words - kl_theta
 
     def _topic_kl(self):
-        eta = np.full(self.components_.shape[1], self._eta)
-        return sum(kl_dirichlet(lam, eta) for lam in self.components_)
+        with num_threads(self.n_jobs):
+            return kern.topic_kl(self.components_, self._e_log_beta, self._eta)
 
     # ------------------------------------------------------------- empirical Bayes
     def _update_alpha(self, e_log_theta_mean, rho=1.0):
@@ -478,6 +473,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         n_tokens = max(float(X.sum()), np.finfo(float).tiny)
         self._fit_loop(X, None, n_tokens)
         del self._gamma, self._bound
+        self.exp_dirichlet_component_ = np.exp(self._e_log_beta)
         self.bound_ = float(np.exp(-self.lower_bound_ / n_tokens))
         return self
 
@@ -509,6 +505,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         self.lower_bounds_ = np.append(self.lower_bounds_, bound)
         self.n_iter_ += 1
         self.converged_ = False
+        self.exp_dirichlet_component_ = np.exp(self._e_log_beta)
         return self
 
     def _infer(self, X):

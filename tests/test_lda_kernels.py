@@ -80,6 +80,18 @@ def test_set_topics_builds_the_kernel_inputs():
     assert_allclose(model._exp_topic_word, etw, rtol=1e-12)
     assert model._exp_topic_word.flags.c_contiguous
     assert model._exp_topic_word.shape == (lam.shape[1], lam.shape[0])
+    # the float32 copy, padded with zero columns to a multiple of 8
+    assert model._inner.dtype == np.float32 and model._inner.shape == (lam.shape[1], 8)
+    assert_allclose(model._inner[:, : lam.shape[0]], etw, rtol=1e-7)
+    assert not model._inner[:, lam.shape[0] :].any()
+
+
+@pytest.mark.parametrize("eta", [0.01, 1.0, 7.5])
+def test_topic_kl_matches_reference(eta):
+    _, lam, _ = _problem(k=5, seed=9)
+    e_log_beta, _, _ = _topics(lam)
+    ref = sum(nv.kl_dirichlet(row, eta) for row in lam)
+    assert_allclose(kern.topic_kl(lam, e_log_beta, eta), ref, rtol=1e-12)
 
 
 @pytest.mark.parametrize("k", [1, 2, 5])
