@@ -33,6 +33,7 @@ from .common import log, machine_info, machine_summary, write_json, write_text
 SUITES = {
     "mixture": ".bench_mixture",
     "lda": ".bench_lda",
+    "regression": ".bench_regression",
 }
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
