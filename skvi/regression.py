@@ -34,7 +34,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._base import VariationalEstimator
 from ._jit import single_threaded_blas
-from ._special import digamma, digamma_array, kl_gamma, log_gamma_norm
+from ._special import digamma, kl_gamma, log_gamma_norm
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -203,6 +203,16 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
     terms equals :math:`\ln\mathcal N(y \mid 0, \alpha^{-1}I + \lambda^{-1}XX^\top)` at the
     fitted ``alpha_``, ``lambda_`` (the evidence BayesianRidge maximises), because
     :math:`q(w)` is then the exact posterior. :math:`N` is the sum of the sample weights.
+
+    **vem and vbem.** With the MAP taken on :math:`\ln\alpha` and :math:`\ln\lambda` (the
+    convention of BayesianRidge), the point estimate :math:`a/b` of ``'vem'`` equals the
+    mean of the factor :math:`\mathrm{Gam}(a, b)` of ``'vbem'``, and :math:`q(w, b)` and
+    :math:`q(\tau)` only see those means: the two methods have the same fixed points for
+    ``coef_``, ``intercept_``, ``alpha_`` and ``lambda_``. They differ in the objective
+    (``'vbem'`` bounds the marginal likelihood :math:`\ln p(y)`, paying for the
+    uncertainty of the precisions through :math:`\mathbb E\ln\alpha < \ln\mathbb E\alpha`;
+    ``'vem'`` bounds the joint density at the point estimates), so in model comparison,
+    and in the predictive distribution.
 
     **The iteration.** Each iteration updates, in this order: :math:`q(\tau)` and
     :math:`\nu` (Student-t noise: one pass over the data, which also forms the weighted
@@ -430,12 +440,12 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
     # ------------------------------------------------------- expectations, ELBO
     def _gamma_expectations(self, a, b):
         """:math:`\\mathbb E[\\theta]` and :math:`\\mathbb E[\\ln\\theta]` for the point
-        estimate ``a / b`` ('vem') or under :math:`\\mathrm{Gam}(a, b)` ('vbem')."""
+        estimate ``a / b`` ('vem') or under :math:`\\mathrm{Gam}(a, b)` ('vbem'); the
+        shape ``a`` is a scalar (shared by every target and feature)."""
         mean = a / b
         if self.method == "vem":
             return mean, np.log(mean)
-        psi = digamma(a) if np.ndim(a) == 0 else digamma_array(np.ascontiguousarray(a))
-        return mean, np.reshape(psi, np.shape(a) + (1,) * (np.ndim(b) - np.ndim(a))) - np.log(b)
+        return mean, digamma(a) - np.log(b)
 
     def _hyper_terms(self, alpha_a, alpha_b, lambda_b):
         """Per target: the log hyperpriors of :math:`\\ln\\alpha, \\ln\\lambda` ('vem') or
@@ -488,19 +498,26 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         return out + self._hyper_terms(alpha_a, alpha_b, lambda_b)
 
     def _mackay(self, data, post, alpha_b, lambda_b):
-        """MacKay's fixed-point update of the precisions from ``post``, written as Gamma
-        rates (the point estimate, or the mean of the factor, is ``a / b``); None where
-        it is not a finite positive value."""
-        alpha_new = (data.N - post["gamma_w"] + 2.0 * self.alpha_1) / (
-            post["sse"] + 2.0 * self.alpha_2
-        )
-        if self.prior == "ridge":
-            lam_new = (post["gamma_w"] + 2.0 * self.lambda_1) / (post["mm"] + 2.0 * self.lambda_2)
-            lam_new = lam_new[:, None]
-        else:
-            lam_new = (post["gamma_j"] + 2.0 * self.lambda_1) / (post["mm"] + 2.0 * self.lambda_2)
-        new_alpha_b = self._alpha_a / alpha_new
-        new_lambda_b = self._lambda_a / lam_new
+        r"""MacKay's fixed-point update of the precisions from ``post`` (MacKay 1992, with
+        the hyperpriors as in BayesianRidge):
+        :math:`\alpha = (N - \gamma + 2\alpha_1)/(\|y - Xm - b\|^2 + 2\alpha_2)`,
+        :math:`\lambda_j = (\gamma_j + 2\lambda_1)/(m_j^2 + 2\lambda_2)` with
+        :math:`\gamma_j = 1 - \lambda_j\Sigma_{jj}`, written as Gamma rates (the point
+        estimate, or the mean of the factor, is ``a / b``).
+
+        Returns the new rates and a mask of the targets where they are finite and
+        positive; elsewhere the old rates are returned (with fractional sample weights
+        :math:`N` can be below :math:`\gamma`).
+        """
+        with np.errstate(divide="ignore", invalid="ignore"):
+            alpha_new = (data.N - post["gamma_w"] + 2.0 * self.alpha_1) / (
+                post["sse"] + 2.0 * self.alpha_2
+            )
+            gamma = post["gamma_w"][:, None] if self.prior == "ridge" else post["gamma_j"]
+            mm = post["mm"][:, None] if self.prior == "ridge" else post["mm"]
+            lam_new = (gamma + 2.0 * self.lambda_1) / (mm + 2.0 * self.lambda_2)
+            new_alpha_b = self._alpha_a / alpha_new
+            new_lambda_b = self._lambda_a / lam_new
         ok = (
             np.isfinite(new_alpha_b)
             & (new_alpha_b > 0)
@@ -511,8 +528,10 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
     def _cavi_rates(self, data, post):
         """Coordinate-ascent update of the precisions from ``post``: the rates of
         :math:`q(\\alpha) = \\mathrm{Gam}(\\alpha_1 + N/2 + 1/2, \\alpha_2 + Q/2 +
-        \\kappa_0\\mathbb E(b-\\bar y)^2/2)` and :math:`q(\\lambda)` (PRML 10.95-10.96 with
-        the noise factor of Drugowitsch 2013); under 'vem' ``a / b`` is the MAP of the
+        \\kappa_0\\mathbb E(b-\\bar y)^2/2)` and :math:`q(\\lambda) = \\mathrm{Gam}(\\lambda_1 +
+        d/2, \\lambda_2 + \\mathbb E[w^\\top w]/2)` (ARD: one factor per feature, with
+        :math:`1/2` and :math:`\\mathbb E[w_j^2]/2`); PRML section 10.3, with the noise
+        factor as in Drugowitsch (2013). Under 'vem', ``a / b`` is the MAP of the
         log-precision."""
         alpha_b = self.alpha_2 + 0.5 * post["Q"]
         if data.intercept:
@@ -557,10 +576,10 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         elsewhere the coordinate-ascent update."""
         post = self._post
         alpha_b, lambda_b = self._alpha_b, self._lambda_b
-        mk_alpha_b, mk_lambda_b, _ = self._mackay(data, post, alpha_b, lambda_b)
+        mk_alpha_b, mk_lambda_b, ok = self._mackay(data, post, alpha_b, lambda_b)
         mk_post = self._ridge_posterior(data, self._alpha_a, mk_alpha_b, mk_lambda_b)
         mk_bound = self._elbo(data, mk_post, mk_alpha_b, mk_lambda_b, self._df)
-        take = mk_bound >= self._target_bounds
+        take = ok & (mk_bound >= self._target_bounds)
         if not np.all(take):
             cv_alpha_b, cv_lambda_b = self._cavi_rates(data, post)
             cv_post = self._ridge_posterior(data, self._alpha_a, cv_alpha_b, cv_lambda_b)
@@ -629,7 +648,7 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         the objective and the next updates need.
 
         Precision :math:`P = \mathbb E[\alpha] Z^\top D Z + \mathrm{diag}(\pi)`, mean
-        :math:`P^{-1}\mathbb E[\alpha] Z^\top D y` (PRML 3.53-3.54, 10.99-10.100), with
+        :math:`P^{-1}\mathbb E[\alpha] Z^\top D y` (PRML 3.53-3.54; section 10.3), with
         :math:`D = \mathrm{diag}(s_n\mathbb E[\tau_n])`; from the Gram matrix (Cholesky)
         or, with fewer samples than coefficients, from the kernel matrix (Woodbury).
         """

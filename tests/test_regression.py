@@ -327,6 +327,31 @@ def test_sample_weights_are_repeated_samples(options):
                     rtol=1e-6)  # fmt: skip
 
 
+def test_fractional_weights_reach_the_fixed_point():
+    """Total weight N = 2 and a start with gamma ~ 8 > N, where MacKay's update of alpha
+    is negative: the coordinate-ascent update must take over (the fit used to stop at
+    the start, 'converged')."""
+    rng = np.random.RandomState(22)
+    X = rng.randn(40, 8)
+    y = X @ rng.randn(8) + 0.1 * rng.randn(40)
+    s = np.full(40, 0.05)
+    model = _fit(
+        VariationalEMRegressor(
+            fit_intercept=False, tol=1e-12, max_iter=5000, alpha_init=1e6, lambda_init=1e-6
+        ),
+        X,
+        y,
+        s,
+    )
+    assert model.converged_ and model.n_iter_ > 1
+    # MacKay's equations hold at the fixed point
+    e = np.linalg.eigvalsh((X.T * s) @ X)
+    gamma = np.sum(model.alpha_ * e / (model.alpha_ * e + model.lambda_))
+    sse = s @ (y - X @ model.coef_) ** 2
+    assert_allclose(model.alpha_, (s.sum() - gamma + 2e-6) / (sse + 2e-6), rtol=1e-4)
+    assert_allclose(model.lambda_, (gamma + 2e-6) / (model.coef_ @ model.coef_ + 2e-6), rtol=1e-3)
+
+
 # ------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     "case, match",
