@@ -188,12 +188,13 @@ def _sweeps(lo, hi, indices, data, topics, alpha, gamma, et, et_m, acc, max_iter
     n_pad = topics.shape[1]
     cast = topics.dtype.type
     zero = cast(0.0)
-    tiny = 1e-30 if topics.itemsize == 4 else 1e-300
+    tiny = cast(1e-30 if topics.itemsize == 4 else 1e-300)
     for it in range(max_iter):
         _exp_e_log_theta_fast(gamma, et)
+        for k in range(n_comp):
+            et_m[k] = et[k]  # (its padding is zero from the caller)
         for k in range(n_pad):
             acc[k] = zero
-            et_m[k] = et[k] if k < n_comp else zero
         for j in range(lo, hi):
             row = topics[indices[j]]
             s = zero
@@ -276,7 +277,7 @@ def _e_step_block(
     stats[...] = 0.0  # here, in this block's thread, rather than serially by the caller
     et = np.empty(n_comp)
     elog = np.empty(n_comp)
-    work = (et, np.empty(n_pad, inner.dtype), np.empty(n_pad, inner.dtype), np.empty(n_comp),
+    work = (et, np.zeros(n_pad, inner.dtype), np.empty(n_pad, inner.dtype), np.empty(n_comp),
             np.empty(n_comp))  # fmt: skip
     for d in range(first, last):
         lo, hi = indptr[d], indptr[d + 1]

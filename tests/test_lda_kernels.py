@@ -193,7 +193,7 @@ def test_float32_underflow_falls_back_to_float64():
     indices, data = np.array([0, 1], np.int32), np.array([100.0, 1.0])
     alpha = np.array([0.01, 0.01])
     gamma = np.array([100.0, 0.01])
-    et, et32, acc32 = np.empty(2), np.empty(8, np.float32), np.empty(8, np.float32)
+    et, et32, acc32 = np.empty(2), np.zeros(8, np.float32), np.empty(8, np.float32)
     inner = kern.padded_float32(etw)
     sweeps, status = kern._sweeps(0, 2, indices, data, inner, alpha, gamma, et, et32, acc32,
                                   10, 1e-3)  # fmt: skip
