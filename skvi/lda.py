@@ -25,6 +25,13 @@ from ._special import (
 )
 
 
+def _perplexity(bound, n_tokens):
+    """``exp(-bound / n_tokens)``; ``inf`` beyond the float range (tiny corpora with
+    extreme priors), without an overflow warning."""
+    with np.errstate(over="ignore"):
+        return float(np.exp(-bound / n_tokens))
+
+
 class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VariationalEstimator):
     r"""Latent Dirichlet allocation fitted by variational inference.
 
@@ -443,7 +450,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         now, before = bounds[-1], bounds[-1 - every]
         if not np.isfinite(before):
             return False
-        return abs(np.exp(-now / scale) - np.exp(-before / scale)) < self.perp_tol
+        return abs(_perplexity(now, scale) - _perplexity(before, scale)) < self.perp_tol
 
     def _convergence_checked(self):
         return self.evaluate_every > 0
@@ -474,7 +481,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         self._fit_loop(X, None, n_tokens)
         del self._gamma, self._bound
         self.exp_dirichlet_component_ = np.exp(self._e_log_beta)
-        self.bound_ = float(np.exp(-self.lower_bound_ / n_tokens))
+        self.bound_ = _perplexity(self.lower_bound_, n_tokens)
         return self
 
     def partial_fit(self, X, y=None):
@@ -575,4 +582,4 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         X = self._check_X(X, reset=False, whom="VariationalLDA.perplexity")
         n_tokens = max(float(X.sum()), np.finfo(float).tiny)
         _, terms, elt = self._infer(X)
-        return float(np.exp(-self._doc_bound(terms, elt) / n_tokens))
+        return _perplexity(self._doc_bound(terms, elt), n_tokens)
