@@ -413,7 +413,24 @@ def time_to_target(corpus, grid, repeats, reuse, target):
                 "heldout_perplexity": row["heldout_perplexity"],
             }
         )
-    out = {"grid": points, "target_perplexity": target, "reached": False}
+    # the same with learned priors ('auto'), at the longest grid point
+    auto = Config(
+        "skvi batch, priors 'auto'",
+        "skvi",
+        (
+            ("learning_method", "batch"),
+            ("doc_topic_prior", "auto"),
+            ("topic_word_prior", "auto"),
+        ),
+    )
+    log(f"lda: {corpus.name}: {auto.name}, max_iter={grid[-1]} (time to target)")
+    row = measure(auto, corpus, grid[-1], 1)
+    learned = {
+        "max_iter": grid[-1],
+        "fit_s": row["fit_s"],
+        "heldout_perplexity": row["heldout_perplexity"],
+    }
+    out = {"grid": points, "target_perplexity": target, "reached": False, "auto_priors": learned}
     if target is None:
         return out
     for i, p in enumerate(points):
@@ -775,6 +792,13 @@ def markdown(report):
                 "rrrlr",
             )
         )
+        auto = t.get("auto_priors")
+        if auto:
+            out.append(
+                f"\nWith learned priors (`doc_topic_prior='auto', topic_word_prior='auto'`), "
+                f"{auto['max_iter']} passes: {auto['fit_s']:.2f} s, held-out perplexity "
+                f"{auto['heldout_perplexity']:.1f}.\n"
+            )
     out.append(
         "\n`fit s`: median over the repeats of the `fit` call (gensim: the `LdaModel` "
         "constructor; tomotopy: `train`, documents added before). `÷ skvi batch`: this row "
