@@ -32,6 +32,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx.ext.intersphinx",
     "numpydoc",
+    "sphinx_gallery.gen_gallery",
 ]
 
 templates_path = ["_templates"]
@@ -58,6 +59,30 @@ if os.environ.get("SKVI_DOC_INTERSPHINX", "0") == "1":
     }
 else:
     intersphinx_mapping = {}
+
+# sphinx-gallery: every doc/examples/plot_*.py runs during the build (matplotlib's Agg
+# backend, no display needed) and becomes a page of doc/auto_examples/ (written by the
+# build, not tracked). An example that raises fails the build.
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+sphinx_gallery_conf = {
+    "examples_dirs": "examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "ignore_pattern": r"__init__\.py",
+    "plot_gallery": "True",
+    "abort_on_example_error": True,
+    "only_warn_on_example_error": False,
+    "within_subsection_order": "FileNameSortKey",
+    "download_all_examples": False,  # no zip of all examples
+    "image_scrapers": ("matplotlib",),
+    "matplotlib_animations": False,
+    "remove_config_comments": True,
+    "show_memory": False,
+    "min_reported_time": 0,
+    "backreferences_dir": None,
+    "binder": {},  # no Binder badge
+}
 
 # -- HTML ------------------------------------------------------------------------------
 if importlib.util.find_spec("pydata_sphinx_theme") is not None:
