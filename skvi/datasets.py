@@ -1,4 +1,5 @@
-"""Datasets that need no download: a docstring corpus and an LDA corpus generator.
+"""Datasets that need no download: a docstring corpus, an LDA corpus generator and the
+Old Faithful geyser data.
 
 ``load_docstrings`` and ``load_docstring_counts`` build a real text corpus from the
 docstrings of the installed Python standard library and of skvi's own dependencies
@@ -6,12 +7,15 @@ docstrings of the installed Python standard library and of skvi's own dependenci
 imported, and every ordering is fixed, so the corpus is the same on every machine with
 the same Python and package versions. ``make_lda_corpus`` samples a bag-of-words corpus
 from the generative model of latent Dirichlet allocation, with the true topics.
+``load_old_faithful`` reads the 272 eruptions of the Old Faithful geyser shipped in
+``skvi/data``.
 """
 
 import ast
 import functools
 import gc
 import importlib.metadata
+import importlib.resources
 import importlib.util
 import inspect
 import os
@@ -28,7 +32,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-__all__ = ["load_docstrings", "load_docstring_counts", "make_lda_corpus"]
+__all__ = ["load_docstrings", "load_docstring_counts", "load_old_faithful", "make_lda_corpus"]
 
 # The only places docstrings are read from, in corpus order: the standard library and
 # the top-level import packages that skvi depends on (pyproject.toml). A fixed list keeps
@@ -795,3 +799,110 @@ def make_lda_corpus(
     X.sum_duplicates()
     X.sort_indices()
     return X, topic_word, doc_topic
+
+
+# --------------------------------------------------------------------------------------
+# Old Faithful
+# --------------------------------------------------------------------------------------
+
+_FAITHFUL_DESCR = """\
+.. _old_faithful_dataset:
+
+Old Faithful geyser data
+------------------------
+
+Duration of the eruption and waiting time to the next eruption for 272
+eruptions of the Old Faithful geyser in Yellowstone National Park, Wyoming,
+USA, as distributed with R (``datasets::faithful``), from Azzalini and Bowman
+(1990). The observations are in R's order.
+
+**Data Set Characteristics:**
+
+:Number of Instances: 272
+:Number of Attributes: 2
+:Attribute Information:
+    - eruptions: eruption time in minutes (three decimals)
+    - waiting: waiting time to the next eruption in minutes (whole minutes)
+:Missing Attribute Values: None
+
+The two columns are strongly correlated (Pearson r = 0.9008) and the data fall
+into two well separated groups, short eruptions after short waits and long
+eruptions after long waits, which makes them the standard small example for
+mixture models.
+
+.. rubric:: References
+
+- A. Azzalini and A. W. Bowman, "A look at some data on the Old Faithful
+  geyser", Applied Statistics 39(3), 357-365, 1990.
+- W. Härdle, Smoothing Techniques with Implementation in S, Springer, 1991.
+- R Core Team, R: A language and environment for statistical computing,
+  dataset ``faithful`` in package ``datasets``.
+"""
+
+
+@functools.cache
+def _read_old_faithful():
+    """The shipped table as a read-only float64 array (read once per process)."""
+    resource = importlib.resources.files("skvi").joinpath("data", "old_faithful.csv")
+    with resource.open("r", encoding="ascii") as fh:
+        header = fh.readline().strip().split(",")
+        data = np.loadtxt(fh, delimiter=",", dtype=np.float64, ndmin=2)
+    data.setflags(write=False)
+    return tuple(header), data
+
+
+def load_old_faithful():
+    """Load the Old Faithful geyser data (272 eruptions, 2 features).
+
+    =================   ==============
+    Samples total                  272
+    Dimensionality                   2
+    Features            real, positive
+    =================   ==============
+
+    The table ships with skvi (``skvi/data/old_faithful.csv``), so nothing is
+    downloaded; it is the data frame ``faithful`` of R's ``datasets`` package, from
+    Azzalini and Bowman (1990). Each row is one eruption: its duration and the waiting
+    time until the next eruption, both in minutes. The two clusters (short and long
+    eruptions) make it the usual test case for Gaussian mixtures.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the following attributes.
+
+        data : ndarray of shape (272, 2), dtype float64
+            Eruption duration (column 0) and waiting time (column 1), in minutes, in
+            R's row order. A new, writeable array on every call.
+        feature_names : ndarray of str of shape (2,)
+            ``['eruptions', 'waiting']``.
+        DESCR : str
+            Description of the data set, with its source and references.
+
+    See Also
+    --------
+    skvi.VariationalGaussianMixture : A mixture model to fit to these data.
+
+    References
+    ----------
+    .. [1] A. Azzalini and A. W. Bowman, "A look at some data on the Old Faithful
+       geyser", Applied Statistics 39(3), 357-365, 1990.
+    .. [2] W. Härdle, Smoothing Techniques with Implementation in S, Springer, 1991.
+
+    Examples
+    --------
+    >>> from skvi.datasets import load_old_faithful
+    >>> faithful = load_old_faithful()
+    >>> faithful.data.shape
+    (272, 2)
+    >>> faithful.data[0]
+    array([ 3.6, 79. ])
+    >>> faithful.data.mean(axis=0).round(6)
+    array([ 3.487783, 70.897059])
+    """
+    header, data = _read_old_faithful()
+    return Bunch(
+        data=data.copy(),
+        feature_names=np.array(header, dtype=object),
+        DESCR=_FAITHFUL_DESCR,
+    )

@@ -17,6 +17,7 @@ from skvi.datasets import (
     _sample_dirichlet,
     load_docstring_counts,
     load_docstrings,
+    load_old_faithful,
     make_lda_corpus,
 )
 
@@ -379,3 +380,44 @@ def test_make_lda_corpus_asymmetric_prior_and_errors():
         make_lda_corpus(n_features=4, topic_word_prior=[1.0, 0.0, 1.0, 1.0])
     with pytest.raises(ValueError):
         make_lda_corpus(doc_length=0)
+
+
+# --------------------------------------------------------------------------------------
+# Old Faithful
+# --------------------------------------------------------------------------------------
+
+
+def test_old_faithful_shape_dtype_and_names():
+    faithful = load_old_faithful()
+    assert faithful.data.shape == (272, 2)
+    assert faithful.data.dtype == np.float64
+    assert list(faithful.feature_names) == ["eruptions", "waiting"]
+    assert "Azzalini" in faithful.DESCR
+    assert np.all(np.isfinite(faithful.data))
+
+
+def test_old_faithful_values_match_r():
+    # R: summary(faithful), head(faithful, 2), tail(faithful, 3), cor(faithful).
+    X = load_old_faithful().data
+    np.testing.assert_allclose(X.mean(axis=0), [3.487783, 70.897059], atol=5e-7)
+    np.testing.assert_array_equal(X.min(axis=0), [1.6, 43.0])
+    np.testing.assert_array_equal(np.median(X, axis=0), [4.0, 76.0])
+    np.testing.assert_array_equal(X.max(axis=0), [5.1, 96.0])
+    np.testing.assert_allclose(np.corrcoef(X.T)[0, 1], 0.9008112, atol=5e-8)
+    np.testing.assert_array_equal(X[:2], [[3.6, 79.0], [1.8, 54.0]])
+    np.testing.assert_array_equal(X[-3:], [[4.417, 90.0], [1.817, 46.0], [4.467, 74.0]])
+    # eruptions in thousandths of a minute, waiting in whole minutes
+    np.testing.assert_allclose(X[:, 0] * 1000, np.round(X[:, 0] * 1000), atol=1e-9)
+    np.testing.assert_array_equal(X[:, 1], np.round(X[:, 1]))
+
+
+def test_old_faithful_returns_a_fresh_copy():
+    first = load_old_faithful()
+    assert first.data.flags.writeable
+    expected = first.data.copy()
+    first.data[:] = -1.0
+    first.feature_names[0] = "changed"
+    second = load_old_faithful()
+    np.testing.assert_array_equal(second.data, expected)
+    assert list(second.feature_names) == ["eruptions", "waiting"]
+    assert not np.shares_memory(first.data, second.data)
