@@ -15,6 +15,7 @@ from datetime import date
 
 # Document the source tree next to this folder, installed or not.
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "_ext")))
 
 import skvi  # noqa: E402
 
@@ -33,6 +34,7 @@ extensions = [
     "sphinx.ext.intersphinx",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "bench_tables",  # doc/_ext: the benchmarks page's tables from benchmarks/results/
 ]
 
 templates_path = ["_templates"]
