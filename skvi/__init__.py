@@ -1,17 +1,38 @@
-"""skvi: scikit-learn compatible variational-inference estimators."""
+"""skvi: scikit-learn compatible variational-inference estimators.
 
-# _jit first: it sets the OpenMP wait policy before any OpenMP runtime (Numba's, or
-# scikit-learn's for KMeans) is loaded by the imports below.
-from . import _jit  # noqa: F401, I001
-from .lda import VariationalLDA
-from .mixture import VariationalGaussianMixture
-from .regression import VariationalEMRegressor
+The estimators are imported on first use (PEP 562), so that ``import skvi`` does not load
+scikit-learn, SciPy and Numba: ``from skvi import VariationalLDA`` does.
+"""
+
+import importlib
+import os
+
+# OpenMP workers (Numba's, and scikit-learn's in the KMeans initialisation) spin after
+# each parallel region by default; on a 2-core machine shared with BLAS threads or
+# another process the spinning steals the core the next serial step needs (measured
+# here: a 21 ms kernel took 200-300 ms, a 4 ms KMeans 160-250 ms). Sleep instead. Set
+# here, before any skvi module loads an OpenMP runtime; a value set by the user wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0.dev0"
 
-__all__ = [
-    "VariationalEMRegressor",
-    "VariationalGaussianMixture",
-    "VariationalLDA",
-    "__version__",
-]
+#: Public name -> the module that defines it.
+_ESTIMATORS = {
+    "VariationalEMRegressor": ".regression",
+    "VariationalGaussianMixture": ".mixture",
+    "VariationalLDA": ".lda",
+}
+
+__all__ = [*sorted(_ESTIMATORS), "__version__"]
+
+
+def __getattr__(name):
+    if name in _ESTIMATORS:
+        value = getattr(importlib.import_module(_ESTIMATORS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ESTIMATORS))

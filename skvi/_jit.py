@@ -21,19 +21,11 @@ Flags
     Kernels release the GIL.
 """
 
-import os
 import types
 from contextlib import contextmanager
 
-# OpenMP workers (Numba's, and scikit-learn's in the KMeans initialisation) spin after
-# each parallel region by default; on a 2-core machine shared with BLAS threads or
-# another process the spinning steals the core the next serial step needs (measured
-# here: a 21 ms kernel took 200-300 ms, a 4 ms KMeans 160-250 ms). Sleep instead.
-# Set before an OpenMP runtime is first loaded (skvi/__init__ imports this module
-# first); a value set by the user wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import numba  # noqa: E402
+# (skvi/__init__.py, which runs first, sets OMP_WAIT_POLICY=PASSIVE unless the user did.)
+import numba
 
 #: fastmath flags used by every kernel: contraction (FMA) and reassociation, so that
 #: reductions vectorise; no ``nnan``/``ninf``/``nsz`` assumptions.
