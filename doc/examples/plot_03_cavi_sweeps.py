@@ -131,7 +131,7 @@ ax0.set_title(rf"q during CAVI, $\rho = {rho}$")
 
 updates = np.arange(len(bounds))
 ax1.plot(updates, bounds, "o-", ms=3, label=r"ELBO $= -\mathrm{KL}(q\,\|\,p)$")
-ax1.axhline(limit, color="C1", ls="--", label=r"mean-field optimum $\frac12\ln(1-\rho^2)$")
+ax1.axhline(limit, color="C1", ls="--", label=r"mean-field optimum $\frac{1}{2}\ln(1-\rho^2)$")
 ax1.axhline(0.0, color="k", ls=":", label=r"$\ln p(x) = 0$")
 ax1.set_ylim(bounds[1] - 0.5, 0.5)
 ax1.annotate(

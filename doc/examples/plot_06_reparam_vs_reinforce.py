@@ -192,7 +192,7 @@ headline = {
 }
 print(
     "variance ratio REINFORCE / reparameterisation, d/dm, S = 100:",
-    {m: round(r, 1) for m, r in headline.items()},
+    {m: round(float(r), 1) for m, r in headline.items()},
 )
 assert 2 < headline[0.0] < 20 and headline[8.0] > 500
 assert ratios["REINFORCE"][-1] < 1 and ratios["REINFORCE"][0] > 1
