@@ -34,6 +34,7 @@ SUITES = {
     "mixture": ".bench_mixture",
     "lda": ".bench_lda",
     "regression": ".bench_regression",
+    "coldstart": ".bench_coldstart",
 }
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
