@@ -1,6 +1,6 @@
 r"""
 Variational LDA on a corpus of docstrings: topics, proportions and learned priors
-================================================================================
+=================================================================================
 
 Latent Dirichlet allocation (Blei, Ng and Jordan 2003) models each document :math:`d` as
 a mixture of :math:`K` topics: topic proportions

@@ -1,6 +1,6 @@
 r"""
 Bayesian linear regression: predictive bands, VEM against VBEM, ARD and robust noise
-===================================================================================
+====================================================================================
 
 :class:`skvi.VariationalEMRegressor` fits the linear model
 
