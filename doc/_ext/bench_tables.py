@@ -28,6 +28,7 @@ from docutils.statemachine import StringList
 #: The repository's benchmark results, relative to this file (doc/_ext/).
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
+_CSS = "<style>table.benchmark-table td.text-right { text-align: right; }</style>"
 _INLINE = re.compile(r"`([^`]+)`|\*\*(.+?)\*\*")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
@@ -196,6 +197,8 @@ class BenchmarkResults(Directive):
             return [para]
         env.note_dependency(str(report))
         out = markdown_nodes(report.read_text(encoding="utf-8"))
+        # numeric columns (markdown "---:") are right-aligned; the themes have no rule
+        out.insert(0, nodes.raw("", _CSS, format="html"))
         for image in sorted(results.glob(f"{suite}*.png")) + sorted(results.glob(f"{suite}*.svg")):
             env.note_dependency(str(image))
             # an absolute path in a figure directive is taken relative to the source
