@@ -267,16 +267,19 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             tables = kern.topic_tables(components, kern.padded_width(components.shape[0]))
         self._e_log_beta, self._exp_topic_word, self._word_shift, self._inner = tables
 
-    def _run_e_step(self, X, gamma, mode, sstats, random_state=None, max_iter=None, starts=None):
+    def _run_e_step(
+        self, X, gamma, mode, sstats, random_state=None, max_iter=None, starts=None, exact=False
+    ):
         """The E-step kernel. Fresh document starts: ``starts`` if given, else
         Gamma(100, 1/100) draws (as in scikit-learn) when a ``random_state`` is given,
-        else ``alpha + n_d / K``."""
+        else ``alpha + n_d / K``. ``exact``: every sweep in float64 (no float32 phase)."""
         if starts is None:
             if random_state is None:
                 starts = np.empty((0, self.n_components))
             else:
                 starts = random_state.gamma(100.0, 0.01, (X.shape[0], self.n_components))
-        inner = self._inner if self.mean_change_tol >= kern.FLOAT32_MIN_TOL else self._inner[:0]
+        fast = self.mean_change_tol >= kern.FLOAT32_MIN_TOL and not exact
+        inner = self._inner if fast else self._inner[:0]
         with num_threads(self.n_jobs):
             return kern.e_step(
                 X.indptr,
@@ -404,14 +407,16 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         else:
             mode = kern.FRESH
         random_state = self.random_state_ if mode == kern.FRESH else None
-        self._bound = self._update(X, self._gamma, mode, random_state)
+        # the warm pass in float64 only: each sweep is then an exact coordinate-ascent
+        # step, so the ELBO cannot decrease (float32 sweeps could, by rounding)
+        self._bound = self._update(X, self._gamma, mode, random_state, exact=mode == kern.WARM)
         return self._bound
 
-    def _update(self, X, gamma, mode, random_state):
+    def _update(self, X, gamma, mode, random_state, exact=False):
         """E-step over every document into ``gamma``, then the topics and the learned
         priors; returns the ELBO of the new state."""
         e_log_beta_old = self._e_log_beta
-        stats, terms, elt = self._run_e_step(X, gamma, mode, True, random_state)
+        stats, terms, elt = self._run_e_step(X, gamma, mode, True, random_state, exact=exact)
         self._set_topics(self._eta + stats.T)
         # phi is optimal for the old topics: the words term moves by sum S (Elog b' - Elog b)
         words_shift = np.sum(stats.T * (self._e_log_beta - e_log_beta_old))

@@ -932,6 +932,25 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
             return lower[:, 0], upper[:, 0]
         return lower, upper
 
+    def score(self, X, y, sample_weight=None):
+        r"""Coefficient of determination :math:`R^2` of :meth:`predict` on ``(X, y)``.
+
+        :math:`R^2 = 1 - \sum_i w_i (y_i - \hat y_i)^2 / \sum_i w_i (y_i - \bar y)^2`
+        (uniform average over the targets when ``y`` is 2-D), as scikit-learn's
+        regressors compute it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        return super().score(X, y, sample_weight=sample_weight)
+
 
 # ---------------------------------------------------------------------- the data
 class _Data:
