@@ -62,6 +62,17 @@ MAX_ITER_CONVERGENCE = 200
 TIME_BUDGET_S = 45.0
 MIN_ITER_REPEATS = 3
 RANDOM_STATE = 0
+#: Total sizes (before the 80/20 split) of the data-size sweep of the blobs full case,
+#: and the scikit-learn configuration it is timed against (the faster one at 100k x 8).
+SWEEP_SIZES = (1_000, 3_000, 10_000, 30_000, 100_000)
+SWEEP_SIZES_QUICK = (1_000, 3_000, 10_000)
+SWEEP_BASELINE = "sklearn-1blas"
+#: Timed iterations of the sweep at sizes up to SWEEP_SMALL_N (more than the suite's
+#: n_iter_timed: at these sizes an iteration takes well under 10 ms, which is within the
+#: noise of the max_iter=0 fit over only 10-20 iterations).
+SWEEP_SMALL_N = 10_000
+SWEEP_SMALL_ITER = 100
+SWEEP_SMALL_ITER_QUICK = 40
 
 
 # --------------------------------------------------------------------------- estimators
@@ -202,6 +213,11 @@ def cases(quick):
     return selected
 
 
+def sweep_sizes(quick):
+    """Total sizes of the data-size sweep (see :func:`size_sweep`)."""
+    return SWEEP_SIZES_QUICK if quick else SWEEP_SIZES
+
+
 # ---------------------------------------------------------------------------- measuring
 def warm_up():
     """Compile (or load from Numba's cache) every kernel a fit, predict and score use,
@@ -217,20 +233,20 @@ def warm_up():
             est.score(X)
 
 
-def bench_case(case, lib, repeats, n_iter_timed):
-    """Every measurement of one case for one library (see the module docstring)."""
-    X_train, X_test, y_train, y_test = case.data()
-    resp = initial_resp(case.data_key, case.n_components)
-    n_train = X_train.shape[0]
-    kw = dict(n_components=case.n_components, covariance_type=case.covariance_type)
+def time_per_iteration(lib, X_train, resp, kw, repeats, n_iter_timed):
+    """Seconds per iteration of ``lib`` on ``X_train`` from the responsibilities ``resp``:
+    ``(t(max_iter=n_iter_timed, tol=0) - t(max_iter=0)) / n_iter_timed`` per repeat.
 
+    Return ``(setup seconds per repeat, seconds per iteration per repeat, means_ after
+    the max_iter=0 fit)``. ``kw`` holds ``n_components`` and ``covariance_type``.
+    """
     # One untimed fit first: the first fit after another library ran pays one-off costs
     # (e.g. waking BLAS threads: skvi's prior covariance GEMM runs on the default BLAS
     # pool and took up to 0.1 s in its first call after a scikit-learn fit).
     timed_fit(lib, make_estimator(lib, resp, max_iter=0, **kw), X_train)
 
-    # Seconds per iteration: both fits in each repeat, so that a slow spell of the
-    # machine affects a pair rather than one side of the difference.
+    # Both fits in each repeat, so that a slow spell of the machine affects a pair rather
+    # than one side of the difference.
     setup_times, per_iter, init_means, spent = [], [], None, 0.0
     for _ in range(repeats):
         if len(per_iter) >= MIN_ITER_REPEATS and sum(setup_times) + spent > TIME_BUDGET_S:
@@ -244,6 +260,19 @@ def bench_case(case, lib, repeats, n_iter_timed):
         if est.n_iter_ != n_iter_timed:
             raise RuntimeError(f"{lib}: ran {est.n_iter_} iterations, not {n_iter_timed}")
         per_iter.append((t_m - setup_times[-1]) / n_iter_timed)
+    return setup_times, per_iter, init_means
+
+
+def bench_case(case, lib, repeats, n_iter_timed):
+    """Every measurement of one case for one library (see the module docstring)."""
+    X_train, X_test, y_train, y_test = case.data()
+    resp = initial_resp(case.data_key, case.n_components)
+    n_train = X_train.shape[0]
+    kw = dict(n_components=case.n_components, covariance_type=case.covariance_type)
+
+    setup_times, per_iter, init_means = time_per_iteration(
+        lib, X_train, resp, kw, repeats, n_iter_timed
+    )
 
     # Iterations and time to convergence at the default tol.
     conv_times, est = [], None
@@ -337,6 +366,32 @@ def jit_cost():
     return rows
 
 
+def size_sweep(quick, repeats, n_iter_timed):
+    """Seconds per iteration of skvi and of ``SWEEP_BASELINE`` on the blobs ``full``
+    case (8 features, 16 components) at each total size of :func:`sweep_sizes` (80 % of
+    it is fitted), measured as in :func:`bench_case`; the two libraries alternate at
+    each size, so that each pair is measured close together in time."""
+    rows = []
+    kw = dict(n_components=16, covariance_type="full")
+    for n in sweep_sizes(quick):
+        X_train = blobs(n)[0]
+        resp = initial_resp(("blobs", n), kw["n_components"])
+        small_iter = SWEEP_SMALL_ITER_QUICK if quick else SWEEP_SMALL_ITER
+        n_iter = small_iter if n <= SWEEP_SMALL_N else n_iter_timed
+        row = {"n_samples": n, "n_train": X_train.shape[0], "n_iter_timed": n_iter, **kw}
+        for lib in ("skvi", SWEEP_BASELINE):
+            log(f"mixture: size sweep, n={n:,}, {lib}")
+            _, per_iter, _ = time_per_iteration(lib, X_train, resp, kw, repeats, n_iter)
+            row[lib] = {
+                "time_per_iter_s": median(per_iter),
+                "time_per_iter_s_all": per_iter,
+                "repeats": len(per_iter),
+            }
+        row["ratio"] = row[SWEEP_BASELINE]["time_per_iter_s"] / row["skvi"]["time_per_iter_s"]
+        rows.append(row)
+    return {"baseline": SWEEP_BASELINE, "rows": rows}
+
+
 def run(quick=False, repeats=None):
     """Run the suite; return a JSON-serialisable dict (without the machine info)."""
     repeats = repeats or (2 if quick else 5)
@@ -358,6 +413,7 @@ def run(quick=False, repeats=None):
             by_lib[lib]["init_means_max_abs_diff_vs_skvi"] = float(diff)
         _add_ratios(by_lib)
         results.extend(by_lib.values())
+    sweep = size_sweep(quick, repeats, n_iter_timed)
     log("mixture: JIT cost in fresh subprocesses")
     return {
         "suite": NAME,
@@ -366,6 +422,7 @@ def run(quick=False, repeats=None):
         "n_iter_timed": n_iter_timed,
         "skvi_version": skvi.__version__,
         "results": results,
+        "size_sweep": sweep,
         "jit": jit_cost(),
     }
 
@@ -490,6 +547,42 @@ def markdown(report):
         out.append(
             f"\nSame initialisation check: max |means_ sklearn - means_ skvi| after the "
             f"max_iter=0 fit, over all cases: {max(diffs):.2e}.\n"
+        )
+
+    sweep = report.get("size_sweep")
+    if sweep:
+        out.append("\n### Time per iteration against data size (blobs x 8, K=16, full)\n")
+        base = sweep["baseline"]
+        out.append(
+            markdown_table(
+                [
+                    "n (total)",
+                    "n train",
+                    "timed iterations",
+                    "skvi ms / iter",
+                    f"{base} ms / iter",
+                    f"{base} / skvi",
+                    "repeats",
+                ],
+                [
+                    [
+                        f"{r['n_samples']:,}",
+                        f"{r['n_train']:,}",
+                        r["n_iter_timed"],
+                        fmt(r["skvi"]["time_per_iter_s"] * 1e3, ".3g"),
+                        fmt(r[base]["time_per_iter_s"] * 1e3, ".3g"),
+                        f"{r['ratio']:.1f}x",
+                        f"{r['skvi']['repeats']}/{r[base]['repeats']}",
+                    ]
+                    for r in sweep["rows"]
+                ],
+                "rrrrrrr",
+            )
+        )
+        out.append(
+            f"Measured as `s / iter` above, the two libraries alternating at each size; "
+            f"`{base}` (scikit-learn with one BLAS thread) is the faster scikit-learn "
+            "configuration on this case. Plot: `mixture_size_sweep.png`.\n"
         )
 
     out.append("\n### JIT cost (fresh subprocess, `NUMBA_CACHE_DIR` = a new directory)\n")

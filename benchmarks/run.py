@@ -5,7 +5,9 @@
     python -m benchmarks.run [--quick] [--suite mixture] [--repeats N] [--out DIR]
 
 Each suite writes ``DIR/<suite>.json`` (every measurement, every repeat, machine
-information) and ``DIR/<suite>.md`` (the tables). ``--quick`` is a smoke profile (small
+information), ``DIR/<suite>.md`` (the tables) and, if matplotlib is importable, the
+suite's plots ``DIR/<suite>_*.png`` (:mod:`benchmarks.plots`; redraw them from the JSON
+with ``python -m benchmarks.plots DIR``). ``--quick`` is a smoke profile (small
 data, few repeats) that finishes in well under a minute per suite; it writes to a temporary
 directory unless ``--out`` is given, so that it never overwrites the committed results of
 a full run in ``benchmarks/results``.
@@ -28,6 +30,7 @@ import time
 from pathlib import Path
 
 from .common import log, machine_info, machine_summary, write_json, write_text
+from .plots import draw
 
 #: Suite name -> module (relative to this package).
 SUITES = {
@@ -68,6 +71,7 @@ def run_suite(name, quick, repeats, out_dir, command):
     )
     write_text(out_dir / f"{name}.md", header + module.markdown(report))
     log(f"{name}: {wall:.1f} s; wrote {out_dir / (name + '.json')} and {name}.md")
+    draw(name, report, out_dir)  # logs and draws nothing without matplotlib
     return report
 
 
