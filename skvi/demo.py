@@ -377,7 +377,8 @@ def main():
         "each library's transform and beta its normalised components_, the same formula for\n"
         "both (skvi.metrics.perplexity_from_theta). Defaults: batch, max_iter=10 passes, no\n"
         "convergence check; scikit-learn's n_jobs=None is one process.\n"
-        "Regression rows: ELBO per training sample (nats, without the hyperprior terms);\n"
+        "Regression rows: lower_bound_ per training sample (nats: the ELBO, plus the log\n"
+        "hyperpriors of the precisions for method='vem');\n"
         "held-out R^2 on 20% of the data; defaults otherwise (skvi: method='vem',\n"
         "prior='ridge', Gaussian noise)."
     )
