@@ -56,12 +56,16 @@ def _save(plt, fig, path):
     return path
 
 
-def _plain_log_ticks(axis):
-    """Ticks 1, 2, 5 x 10^k labelled as plain numbers on a log-scaled ``axis``."""
+def _plain_log_ticks(axis, thousands=False):
+    """Ticks 1, 2, 5 x 10^k labelled as plain numbers on a log-scaled ``axis`` (with
+    ``thousands``, 1000 and above as ``1k``, ``20k``, ...)."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+    def label(v, _):
+        return f"{v / 1000:.10g}k" if thousands and v >= 1000 else f"{v:.10g}"
+
     axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.10g}"))
+    axis.set_major_formatter(FuncFormatter(label))
     axis.set_minor_formatter(NullFormatter())
 
 
@@ -98,7 +102,7 @@ def plot_mixture(report, out_dir, plt):
             ax.plot(xs, ys, label=label, **lib_style)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    _plain_log_ticks(ax.xaxis)
+    _plain_log_ticks(ax.xaxis, thousands=True)
     _plain_log_ticks(ax.yaxis)
     ax.set_xlabel("training samples")
     ax.set_ylabel("time per iteration (ms)")
@@ -121,7 +125,7 @@ def plot_mixture(report, out_dir, plt):
         ax_ratio.set_ylim(0, max(ys) * 1.2)
     ax_ratio.axhline(1.0, color="grey", linestyle=":", linewidth=1)
     ax_ratio.set_xscale("log")
-    _plain_log_ticks(ax_ratio.xaxis)
+    _plain_log_ticks(ax_ratio.xaxis, thousands=True)
     ax_ratio.set_xlabel("training samples")
     ax_ratio.set_ylabel(f"{base} time / skvi time")
     ax_ratio.set_title("speed-up per iteration", fontsize="medium")
