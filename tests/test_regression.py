@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skvi import VariationalEMRegressor
 from skvi import regression as reg
-from skvi._special import kl_gamma, log_gamma_norm
+from skvi._special import log_gamma_norm
 
 OPTIONS = [
     dict(method=method, prior=prior, noise=noise)
@@ -477,40 +477,7 @@ def test_same_input_same_result():
     assert np.array_equal(a.lower_bounds_, b.lower_bounds_)
 
 
-# ------------------------------------------------------------ helpers, API
-def test_sum_kl_gamma_matches_the_scalar_kl():
-    rates = np.array([0.3, 1.0, 7.5])
-    weights = np.array([1.0, 0.5, 2.0])
-    expected = sum(w * kl_gamma(2.5, r, 0.7, 1.3) for w, r in zip(weights, rates, strict=True))
-    assert_allclose(reg._sum_kl_gamma(2.5, rates, 0.7, 1.3, weights), expected, rtol=1e-12)
-
-
-def test_kernel_and_gram_posteriors_agree():
-    rng = np.random.RandomState(18)
-    Z = rng.randn(6, 9)
-    beta, prior, y = rng.uniform(0.5, 2, 6), rng.uniform(0.1, 10, 9), rng.randn(6)
-    m, diag, logdet, gamma, q = reg._posterior_kernel(Z, beta, y, prior)
-    m2, R, diag2, logdet2 = reg._posterior_gram((Z.T * beta) @ Z, Z.T @ (beta * y), prior)
-    cov = R.T @ R
-    assert_allclose(m, m2, rtol=1e-10)
-    assert_allclose(diag, diag2, rtol=1e-10)
-    assert_allclose(logdet, logdet2, rtol=1e-10)
-    assert_allclose(gamma, 1 - prior * diag2, rtol=1e-9)
-    assert_allclose(q, np.einsum("ni,ij,nj->n", Z, cov, Z), rtol=1e-9)
-    assert_allclose(reg._covariance_kernel(Z, beta, prior), cov, rtol=1e-9, atol=1e-14)
-
-
-def test_df_update_maximises_the_collapsed_objective():
-    rng = np.random.RandomState(19)
-    c = stats.t.rvs(3.0, size=2000, random_state=rng) ** 2
-    s = np.ones_like(c)
-    nu = reg._update_df(s, c, 10.0)
-    grid = np.exp(np.linspace(np.log(0.1), np.log(1e4), 2001))
-    values = [reg._df_objective(v, s, c) for v in grid]
-    assert reg._df_objective(nu, s, c) >= max(values) - 1e-9
-    assert 2.0 < nu < 4.5
-
-
+# ------------------------------------------------------------------- API
 def test_grid_search_in_a_pipeline():
     X, y, _ = _sparse_problem(n=120, d=6, seed=20)
     pipe = make_pipeline(StandardScaler(), VariationalEMRegressor())
