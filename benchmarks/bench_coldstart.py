@@ -46,7 +46,7 @@ CASES = {
     "VariationalEMRegressor": (
         "rng = np.random.default_rng(0)\n"
         "X = rng.standard_normal((500, 5)); y = X @ np.arange(5.0) + rng.standard_normal(500)\n"
-        "est = VariationalEMRegressor(prior='ard')\n"
+        "est = VariationalEMRegressor(method='vbem', prior='ard', noise='student_t')\n"
         "args = (X, y)"
     ),
 }

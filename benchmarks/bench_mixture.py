@@ -28,20 +28,13 @@ warm-up):
   the mean log-likelihood of the 20 % held-out samples (skvi: posterior predictive;
   scikit-learn: plug-in).
 
-The JIT cost is measured separately in fresh subprocesses: ``import skvi`` and the first
-``fit`` with an empty Numba cache, then again with the cache that run filled.
+The cost of a first fit in a fresh process (JIT compilation or loading the kernels from
+Numba's cache) is measured by the ``coldstart`` suite for every estimator.
 """
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
@@ -316,56 +309,6 @@ def bench_case(case, lib, repeats, n_iter_timed):
     }
 
 
-_JIT_SCRIPT = r"""
-import json, sys, time, warnings
-t0 = time.perf_counter()
-import numpy, scipy, sklearn, sklearn.mixture, numba
-t1 = time.perf_counter()
-import skvi
-t2 = time.perf_counter()
-from sklearn.exceptions import ConvergenceWarning
-warnings.simplefilter("ignore", ConvergenceWarning)
-X = numpy.random.default_rng(0).standard_normal((500, 4))
-def fit():
-    return skvi.VariationalGaussianMixture(n_components=3, max_iter=5, random_state=0).fit(X)
-out = {"import_deps_s": t1 - t0, "import_skvi_s": t2 - t1}
-t = time.perf_counter(); est = fit(); out["first_fit_s"] = time.perf_counter() - t
-t = time.perf_counter(); est.score(X); out["first_score_s"] = time.perf_counter() - t
-t = time.perf_counter(); est = fit(); out["second_fit_s"] = time.perf_counter() - t
-out["threading_layer"] = numba.threading_layer()
-print(json.dumps(out))
-"""
-
-
-def jit_cost():
-    """``import skvi`` and first-fit times in fresh subprocesses, with an empty Numba
-    cache (``NUMBA_CACHE_DIR`` a new temporary directory) and then with that same cache
-    filled by the first run."""
-    cache_dir = tempfile.mkdtemp(prefix="skvi-numba-cache-")
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    root = Path(__file__).resolve().parent.parent
-    rows = []
-    try:
-        for label in ("cold (empty cache)", "warm (cache filled by the cold run)"):
-            log(f"  jit cost: {label}")
-            seconds, proc = time_call(
-                subprocess.run,
-                [sys.executable, "-c", _JIT_SCRIPT],
-                env=env,
-                cwd=root,
-                capture_output=True,
-                text=True,
-            )
-            if proc.returncode:
-                raise RuntimeError(f"JIT subprocess failed:\n{proc.stderr}")
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
-            row.update(scenario=label, process_wall_s=seconds)
-            rows.append(row)
-    finally:
-        shutil.rmtree(cache_dir, ignore_errors=True)
-    return rows
-
-
 def size_sweep(quick, repeats, n_iter_timed):
     """Seconds per iteration of skvi and of ``SWEEP_BASELINE`` on the blobs ``full``
     case (8 features, 16 components) at each total size of :func:`sweep_sizes` (80 % of
@@ -414,7 +357,6 @@ def run(quick=False, repeats=None):
         _add_ratios(by_lib)
         results.extend(by_lib.values())
     sweep = size_sweep(quick, repeats, n_iter_timed)
-    log("mixture: JIT cost in fresh subprocesses")
     return {
         "suite": NAME,
         "profile": "quick" if quick else "full",
@@ -423,7 +365,6 @@ def run(quick=False, repeats=None):
         "skvi_version": skvi.__version__,
         "results": results,
         "size_sweep": sweep,
-        "jit": jit_cost(),
     }
 
 
@@ -585,32 +526,4 @@ def markdown(report):
             "configuration on this case. Plot: `mixture_size_sweep.png`.\n"
         )
 
-    out.append("\n### JIT cost (fresh subprocess, `NUMBA_CACHE_DIR` = a new directory)\n")
-    out.append(
-        markdown_table(
-            [
-                "Numba cache",
-                "import numpy/scipy/sklearn/numba s",
-                "import skvi s",
-                "first fit s",
-                "first score s",
-                "second fit s",
-                "process wall s",
-            ],
-            [
-                [
-                    r["scenario"],
-                    fmt(r["import_deps_s"], ".3f"),
-                    fmt(r["import_skvi_s"], ".3f"),
-                    fmt(r["first_fit_s"], ".3f"),
-                    fmt(r["first_score_s"], ".3f"),
-                    fmt(r["second_fit_s"], ".3f"),
-                    fmt(r["process_wall_s"], ".2f"),
-                ]
-                for r in report["jit"]
-            ],
-            "lrrrrrr",
-        )
-    )
-    out.append("First fit/score on a 500 x 4 array, 3 components, full covariance.\n")
     return "\n".join(out)

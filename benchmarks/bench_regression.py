@@ -46,19 +46,12 @@ with Gaussian noise, a Student-t for ``vbem`` or Student-t noise). With Student-
 of ``df_ <= 2`` the predictive standard deviation is infinite; the coverage is still
 defined.
 
-The JIT cost (the special functions the objective uses) is measured separately in fresh
-subprocesses, with an empty Numba cache and then with the cache that run filled.
+The cost of a first fit in a fresh process (compiling the special functions the objective
+uses, or loading them from Numba's cache) is measured by the ``coldstart`` suite.
 """
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
@@ -251,55 +244,6 @@ def bench_case(case, repeats):
     return rows
 
 
-_JIT_SCRIPT = r"""
-import json, time, warnings
-t0 = time.perf_counter()
-import numpy, scipy, sklearn, numba
-t1 = time.perf_counter()
-import skvi
-t2 = time.perf_counter()
-from sklearn.exceptions import ConvergenceWarning
-warnings.simplefilter("ignore", ConvergenceWarning)
-rng = numpy.random.default_rng(0)
-X = rng.standard_normal((500, 5)); y = X[:, 0] + rng.standard_normal(500)
-def fit():
-    return skvi.VariationalEMRegressor(method="vbem", prior="ard", noise="student_t").fit(X, y)
-out = {"import_deps_s": t1 - t0, "import_skvi_s": t2 - t1}
-t = time.perf_counter(); est = fit(); out["first_fit_s"] = time.perf_counter() - t
-t = time.perf_counter(); est.predict_interval(X); out["first_predict_s"] = time.perf_counter() - t
-t = time.perf_counter(); est = fit(); out["second_fit_s"] = time.perf_counter() - t
-print(json.dumps(out))
-"""
-
-
-def jit_cost():
-    """First-fit times in fresh subprocesses, with an empty Numba cache
-    (``NUMBA_CACHE_DIR`` a new temporary directory) and then with that cache filled."""
-    cache_dir = tempfile.mkdtemp(prefix="skvi-numba-cache-")
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    root = Path(__file__).resolve().parent.parent
-    rows = []
-    try:
-        for label in ("cold (empty cache)", "warm (cache filled by the cold run)"):
-            log(f"  jit cost: {label}")
-            seconds, proc = time_call(
-                subprocess.run,
-                [sys.executable, "-c", _JIT_SCRIPT],
-                env=env,
-                cwd=root,
-                capture_output=True,
-                text=True,
-            )
-            if proc.returncode:
-                raise RuntimeError(f"JIT subprocess failed:\n{proc.stderr}")
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
-            row.update(scenario=label, process_wall_s=seconds)
-            rows.append(row)
-    finally:
-        shutil.rmtree(cache_dir, ignore_errors=True)
-    return rows
-
-
 def run(quick=False, repeats=None):
     """Run the suite; return a JSON-serialisable dict (without the machine info)."""
     repeats = repeats or (2 if quick else 5)
@@ -310,7 +254,6 @@ def run(quick=False, repeats=None):
         log(f"regression: {case.name}")
         case.data()
         results.extend(bench_case(case, repeats))
-    log("regression: JIT cost in fresh subprocesses")
     return {
         "suite": NAME,
         "profile": "quick" if quick else "full",
@@ -319,7 +262,6 @@ def run(quick=False, repeats=None):
         "min_repeats": MIN_REPEATS,
         "skvi_version": skvi.__version__,
         "results": results,
-        "jit": jit_cost(),
     }
 
 
@@ -421,36 +363,5 @@ def markdown(report):
         "freedom of the Student-t noise (inf: Gaussian noise). A mean predictive std of "
         "`inf` means df <= 2 (no finite variance); the interval is still defined. "
         "scikit-learn's std leaves out the intercept's uncertainty.\n"
-    )
-    out.append("\n### JIT cost (fresh subprocess, `NUMBA_CACHE_DIR` = a new directory)\n")
-    out.append(
-        markdown_table(
-            [
-                "Numba cache",
-                "import numpy/scipy/sklearn/numba s",
-                "import skvi s",
-                "first fit s",
-                "first predict_interval s",
-                "second fit s",
-                "process wall s",
-            ],
-            [
-                [
-                    r["scenario"],
-                    fmt(r["import_deps_s"], ".3f"),
-                    fmt(r["import_skvi_s"], ".3f"),
-                    fmt(r["first_fit_s"], ".3f"),
-                    fmt(r["first_predict_s"], ".3f"),
-                    fmt(r["second_fit_s"], ".3f"),
-                    fmt(r["process_wall_s"], ".2f"),
-                ]
-                for r in report["jit"]
-            ],
-            "lrrrrrr",
-        )
-    )
-    out.append(
-        "First fit: 500 x 5, `method='vbem', prior='ard', noise='student_t'` (the "
-        "special functions of the objective are Numba-compiled).\n"
     )
     return "\n".join(out)
