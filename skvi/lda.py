@@ -385,10 +385,10 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         """One CAVI sweep: documents, topics, priors; returns the ELBO.
 
         Each pass first restarts every document from a random point, as scikit-learn
-        does (the restarts break the symmetry of the near-uniform initial topics and keep
-        finding better optima than warm starts: measured on the docstring corpus, warm
-        starts after the fifth pass end 3% higher in held-out perplexity and lower in
-        ELBO), and updates the topics and priors from it. That candidate is kept if the
+        does (the restarts break the symmetry of the near-uniform initial topics; in
+        development runs on the docstring corpus, warm starts from the fifth pass on
+        ended with a lower ELBO and a higher held-out perplexity), and updates the
+        topics and priors from it. That candidate is kept if the
         ELBO is not lower than before the pass; otherwise the documents are warm-started
         from the previous pass instead, which CAVI guarantees does not lower the ELBO.
         """
