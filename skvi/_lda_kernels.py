@@ -107,15 +107,6 @@ def padded_width(n_comp):
     return -(-n_comp // LANES) * LANES
 
 
-def padded_float32(exp_topic_word):
-    """The float32 topic matrix of the first phase: ``exp_topic_word`` (V, K) with zero
-    columns up to a multiple of :data:`LANES`."""
-    n_words, n_comp = exp_topic_word.shape
-    out = np.zeros((n_words, padded_width(n_comp)), dtype=np.float32)
-    out[:, :n_comp] = exp_topic_word
-    return out
-
-
 @jit
 def n_doc_blocks(n_docs, n_cells):
     """Number of document blocks: a function of the problem's size only (``n_cells =

@@ -312,6 +312,19 @@ def posterior_gram(H, h, prior):
     return m, R, diag, -log_det_hat + 2.0 * np.sum(np.log(sc))
 
 
+def _kernel_factor(Z, beta, prior):
+    r"""``(Z Pi^{-1}, M, ln|K|)`` with :math:`K = \mathrm{diag}(1/\beta) + Z\Pi^{-1}Z^\top =
+    (M^\top M)^{-1}`, factorised after scaling K to a unit diagonal."""
+    Zp = Z / prior
+    K = Zp @ Z.T
+    K[np.diag_indices_from(K)] += 1.0 / beta
+    sc = 1.0 / np.sqrt(np.diagonal(K))
+    Kh = K * np.outer(sc, sc)
+    np.fill_diagonal(Kh, 1.0)
+    W, log_det_hat = _cholesky_or_eigh(Kh)
+    return Zp, W * sc[None, :], log_det_hat - 2 * np.sum(np.log(sc))
+
+
 def posterior_kernel(Z, beta, y, prior):
     r"""Gaussian with precision :math:`P = Z^\top\mathrm{diag}(\beta)Z + \mathrm{diag}(\pi)`
     and mean :math:`P^{-1}Z^\top\mathrm{diag}(\beta)y`, through the n x n matrix
@@ -325,14 +338,7 @@ def posterior_kernel(Z, beta, y, prior):
     if Z.shape[0] == 0:  # no data direction: the posterior is the prior
         zero = np.zeros_like(prior)
         return zero, 1.0 / prior, -np.sum(np.log(prior)), zero, np.zeros(0)
-    Zp = Z / prior
-    K = Zp @ Z.T
-    K[np.diag_indices_from(K)] += 1.0 / beta
-    sc = 1.0 / np.sqrt(np.diagonal(K))
-    Kh = K * np.outer(sc, sc)
-    np.fill_diagonal(Kh, 1.0)
-    W, log_det_hat = _cholesky_or_eigh(Kh)
-    M = W * sc[None, :]  # K^{-1} = M^T M
+    Zp, M, log_det_k = _kernel_factor(Z, beta, prior)
     B = M @ Z
     bj = np.einsum("ij,ij->j", B, B)  # z_j^T K^{-1} z_j
     gamma = bj / prior
@@ -340,7 +346,7 @@ def posterior_kernel(Z, beta, y, prior):
     m = Zp.T @ (M.T @ (M @ y))
     kinv_diag = np.einsum("ij,ij->j", M, M)
     q = 1.0 / beta - kinv_diag / (beta * beta)
-    log_det = -np.sum(np.log(prior)) - np.sum(np.log(beta)) - (log_det_hat - 2 * np.sum(np.log(sc)))
+    log_det = -np.sum(np.log(prior)) - np.sum(np.log(beta)) - log_det_k
     return m, diag, log_det, gamma, np.maximum(q, 0.0)
 
 
@@ -348,14 +354,8 @@ def covariance_kernel(Z, beta, prior):
     """The full covariance of :func:`posterior_kernel`'s Gaussian."""
     if Z.shape[0] == 0:
         return np.diag(1.0 / prior)
-    Zp = Z / prior
-    K = Zp @ Z.T
-    K[np.diag_indices_from(K)] += 1.0 / beta
-    sc = 1.0 / np.sqrt(np.diagonal(K))
-    Kh = K * np.outer(sc, sc)
-    np.fill_diagonal(Kh, 1.0)
-    W, _ = _cholesky_or_eigh(Kh)
-    B = (W * sc[None, :]) @ Zp
+    Zp, M, _ = _kernel_factor(Z, beta, prior)
+    B = M @ Zp
     cov = -(B.T @ B)
     cov[np.diag_indices_from(cov)] += 1.0 / prior
     return cov

@@ -43,6 +43,7 @@ A new comparison is a function added to :data:`COMPARISONS` that returns rows.
 import sys
 import time
 import warnings
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -121,22 +122,28 @@ def warm_up():
 
 
 # ------------------------------------------------------------------------- fitting
+def _timed_fit(name, library, dataset, est, *fit_args, one_blas_thread=True):
+    """Fit ``est`` on ``fit_args`` (``ConvergenceWarning`` silenced: the table reports
+    convergence); return the seconds. Mixtures and LDA run with one BLAS thread,
+    scikit-learn's faster setting on 2 cores (PERFORMANCE_NOTES)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from threadpoolctl import threadpool_limits
+
+    _progress(f"fitting {name} ({library}) on {dataset} ...")
+    limits = threadpool_limits(limits=1, user_api="blas") if one_blas_thread else nullcontext()
+    with warnings.catch_warnings(), limits:
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        t0 = time.perf_counter()
+        est.fit(*fit_args)
+        return time.perf_counter() - t0
+
+
 def _fit_row(dataset, library, est, X_train, X_test, y_train):
     """Fit ``est``, time it, and return its table row."""
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import adjusted_rand_score
 
     name = type(est).__name__
-    _progress(f"fitting {name} ({library}) on {dataset} ...")
-    from threadpoolctl import threadpool_limits
-
-    # scikit-learn's mixture is faster with one BLAS thread on 2 cores (see
-    # PERFORMANCE_NOTES): compare against its faster setting
-    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        t0 = time.perf_counter()
-        est.fit(X_train)
-        seconds = time.perf_counter() - t0
+    seconds = _timed_fit(name, library, dataset, est, X_train)
     is_skvi = library == "skvi"
     return {
         "dataset": dataset,
@@ -200,17 +207,11 @@ def compare_gaussian_mixture_digits():
 
 def _lda_row(dataset, library, est, X_train, X_test):
     """Fit the topic model ``est``, time it, and return its table row."""
-    from threadpoolctl import threadpool_limits
-
     from .metrics import perplexity_from_theta
 
     name = type(est).__name__
-    _progress(f"fitting {name} ({library}) on {dataset} ...")
-    with threadpool_limits(limits=1, user_api="blas"):
-        t0 = time.perf_counter()
-        est.fit(X_train)
-        seconds = time.perf_counter() - t0
-        theta = est.transform(X_test)
+    seconds = _timed_fit(name, library, dataset, est, X_train)
+    theta = est.transform(X_test)
     is_skvi = library == "skvi"
     return {
         "dataset": dataset,
@@ -245,17 +246,10 @@ def compare_lda_docstrings():
 
 def _regression_row(dataset, library, est, X_train, X_test, y_train, y_test):
     """Fit the regressor ``est``, time it, and return its table row."""
-    from sklearn.exceptions import ConvergenceWarning
-
     name = type(est).__name__
     if library == "skvi":
         name += f" {est.method} {est.prior}" + (" student-t" if est.noise == "student_t" else "")
-    _progress(f"fitting {name} ({library}) on {dataset} ...")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        t0 = time.perf_counter()
-        est.fit(X_train, y_train)
-        seconds = time.perf_counter() - t0
+    seconds = _timed_fit(name, library, dataset, est, X_train, y_train, one_blas_thread=False)
     is_skvi = library == "skvi"
     return {
         "dataset": dataset,

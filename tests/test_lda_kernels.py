@@ -25,6 +25,15 @@ def _topics(lam):
     return e_log_beta, exp_topic_word, shift
 
 
+def _float32_topics(exp_topic_word):
+    """The float32 first-phase matrix the estimator builds (``kern.topic_tables``): the
+    same values, zero columns up to ``kern.padded_width(K)``."""
+    n_words, n_comp = exp_topic_word.shape
+    out = np.zeros((n_words, kern.padded_width(n_comp)), dtype=np.float32)
+    out[:, :n_comp] = exp_topic_word
+    return out
+
+
 def _problem(n_docs=60, n_words=40, k=4, seed=0, n_empty=3, lam_scale=1.0):
     """A corpus (CSR, with a few empty documents), topics lambda and an asymmetric alpha."""
     X, _, _ = make_lda_corpus(
@@ -58,7 +67,7 @@ def _run(
     """The kernel on ``X``; ``float32``: with the float32 first phase (as the estimator
     runs it), else in float64 only."""
     _, etw, shift = _topics(lam)
-    inner = kern.padded_float32(etw) if float32 else np.zeros((0, 8), np.float32)
+    inner = _float32_topics(etw) if float32 else np.zeros((0, 8), np.float32)
     if gamma is None:
         gamma = np.zeros((X.shape[0], lam.shape[0]))
     if starts is None:
@@ -194,7 +203,7 @@ def test_float32_underflow_falls_back_to_float64():
     alpha = np.array([0.01, 0.01])
     gamma = np.array([100.0, 0.01])
     et, et32, acc32 = np.empty(2), np.zeros(8, np.float32), np.empty(8, np.float32)
-    inner = kern.padded_float32(etw)
+    inner = _float32_topics(etw)
     sweeps, status = kern._sweeps(0, 2, indices, data, inner, alpha, gamma, et, et32, acc32,
                                   10, 1e-3)  # fmt: skip
     assert (sweeps, status) == (0, 2)
