@@ -3,10 +3,10 @@
 modified), the posterior of the coefficients in the Gram, spectral and Woodbury forms, the
 Gamma KL sums and the degrees-of-freedom update of the Student-t noise.
 
-Measured when this was written: BLAS on blocks of centred rows beat a fused Numba kernel
-for the Student-t statistics (0.16 s against 0.22 s with two threads, 0.25 s against
-0.44 s with one, 80,000 x 200), so these are NumPy/SciPy; there is no Numba here beyond
-the special functions of :mod:`skvi._special`. Nothing here imports scikit-learn.
+BLAS on blocks of centred rows was faster than a fused Numba kernel for the Student-t
+statistics when this was written (a development comparison, not kept in the repository),
+so these are NumPy/SciPy; there is no Numba here beyond the special functions of
+:mod:`skvi._special`. Nothing here imports scikit-learn.
 """
 
 import math
