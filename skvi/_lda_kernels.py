@@ -22,8 +22,24 @@ statistics and every term of the ELBO are computed in float64 from the final ``g
 the bound is exact for the parameters returned.
 
 Documents are split into a fixed number of blocks (independent of the thread count), each
-with its own topic-word accumulator, and the blocks are reduced in index order. Nothing
-here imports scikit-learn.
+with its own topic-word accumulator, and the blocks are reduced in index order.
+
+Collapsed variational Bayes (CVB0; Asuncion et al. 2009) keeps one responsibility vector
+``r_j`` per non-zero entry ``j = (d, w)`` (float32, shared by the entry's ``n_j`` tokens)
+and the expected counts ``N_wk = sum_{j: w_j = w} n_j r_jk`` (vocabulary-major, float64),
+``N_k = sum_w N_wk`` and ``N_dk = sum_{j in d} n_j r_jk``. One update of entry ``j``
+removes one token's share, ``s = min(n_j, 1) r_j``, from every count and sets
+
+    r_jk  proportional to  (N_wk - s_k + eta) (N_dk - s_k + alpha_k) / (N_k - s_k + V eta)
+
+(:func:`_cvb0_doc`). A pass visits the documents in a fixed number of blocks: within a
+block the documents run in parallel against the ``N_wk`` and ``N_k`` of the block's
+start, each document updating its own ``N_dk`` entry by entry; after the block its
+changes are added to ``N_wk`` in parallel over the vocabulary and to ``N_k`` in document
+order. The blocks depend on the corpus only, so the result is the same for any thread
+count.
+
+Nothing here imports scikit-learn.
 """
 
 import math
@@ -51,6 +67,11 @@ FLOAT32_FLOOR = 1e-5
 FLOAT32_MIN_TOL = 1e-5
 _SHIFT_STEPS = 6.0
 MIN_BLOCK_DOCS = 256
+#: CVB0: documents per pass are visited in this many blocks (fewer for tiny corpora); the
+#: expected topic-word counts are brought up to date after each block.
+CVB0_BLOCKS = 16
+#: CVB0: documents per parallel task within a block.
+CVB0_TASK_DOCS = 16
 
 
 def _topic_tables(components, n_pad):
@@ -367,7 +388,124 @@ def _e_step(
     return stats, terms, e_log_theta_sum
 
 
+# ------------------------------------------------------------------------------- CVB0
+def cvb0_structure(indptr, indices, n_words, n_blocks=CVB0_BLOCKS):
+    """What a CVB0 pass needs besides the counts, built once per fit (NumPy).
+
+    Returns ``(csc_ptr, csc_pos, csc_doc, edges)``: the entries ordered by word, then
+    document (``csc_pos[t]`` is the CSR position of the ``t``-th, ``csc_doc[t]`` its
+    document, word ``w``'s entries are ``csc_ptr[w]:csc_ptr[w + 1]``), and the
+    ``n_blocks + 1`` (at most) document boundaries of the blocks, which split the entries
+    as evenly as whole documents allow.
+    """
+    n_docs = indptr.shape[0] - 1
+    doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(indptr))
+    csc_pos = np.lexsort((doc_of, indices)).astype(np.int64)
+    csc_ptr = np.zeros(n_words + 1, dtype=np.int64)
+    np.cumsum(np.bincount(indices, minlength=n_words), out=csc_ptr[1:])
+    targets = np.linspace(0, indptr[-1], max(1, min(n_blocks, n_docs)) + 1)
+    edges = np.searchsorted(indptr, targets, side="left").astype(np.int64)
+    edges[0], edges[-1] = 0, n_docs
+    return csc_ptr, csc_pos, doc_of[csc_pos], np.unique(edges)
+
+
+def _cvb0_counts(data, csc_ptr, csc_pos, resp, word_topic):
+    """``word_topic[w, k] = sum_{j: w_j = w} n_j r_jk`` (in place), in parallel over
+    the vocabulary, each word's entries summed in document order."""
+    n_words, n_comp = word_topic.shape
+    for w in prange(n_words):
+        row = word_topic[w]
+        for k in range(n_comp):
+            row[k] = 0.0
+        for t in range(csc_ptr[w], csc_ptr[w + 1]):
+            j = csc_pos[t]
+            c = data[j]
+            for k in range(n_comp):
+                row[k] += c * resp[j, k]
+
+
+@jit
+def _cvb0_doc(lo, hi, indices, data, resp, delta, base, word_topic, topic_total, alpha, eta,
+              doc_topic, new, doc_delta):  # fmt: skip
+    """One CVB0 update of each entry ``lo..hi-1`` of a document, in order (module
+    docstring). ``doc_topic`` (K) ends as the document's ``N_dk``; ``delta[j - base]`` and
+    ``doc_delta`` (K) receive the entries' and the document's changes of ``n_j r_j``.
+    ``topic_total`` is ``N_k + V eta``."""
+    n_comp = alpha.shape[0]
+    cast = resp.dtype.type
+    for k in range(n_comp):
+        doc_topic[k] = 0.0
+        doc_delta[k] = 0.0
+    for j in range(lo, hi):
+        c = data[j]
+        for k in range(n_comp):
+            doc_topic[k] += c * resp[j, k]
+    w_eta = word_topic.shape[0] * eta
+    for j in range(lo, hi):
+        c = data[j]
+        own = min(c, 1.0)
+        row = word_topic[indices[j]]
+        r = resp[j]
+        total = 0.0
+        for k in range(n_comp):
+            s = own * r[k]
+            # the max() only guard against rounding below zero
+            v = (max(row[k] - s, 0.0) + eta) * (max(doc_topic[k] - s, 0.0) + alpha[k])
+            v /= max(topic_total[k] - s, w_eta)
+            new[k] = v
+            total += v
+        scale = 1.0 / total
+        out = delta[j - base]
+        for k in range(n_comp):
+            g = cast(new[k] * scale)
+            change = c * (np.float64(g) - np.float64(r[k]))
+            doc_topic[k] += change
+            doc_delta[k] += change
+            out[k] = change
+            r[k] = g
+
+
+def _cvb0_pass(indptr, indices, data, csc_ptr, csc_pos, csc_doc, edges, resp, word_topic,
+               topic_total, doc_topic, alpha, eta):  # fmt: skip
+    """One CVB0 pass over every document (module docstring), in place: ``resp``
+    (entries, K), ``word_topic`` ``N_wk`` (V, K), ``topic_total`` ``N_k + V eta`` (K), and
+    ``doc_topic`` (documents, K) set to each document's ``N_dk`` after its update."""
+    n_words, n_comp = word_topic.shape
+    n_blocks = edges.shape[0] - 1
+    most_docs, most_entries = 1, 1
+    for b in range(n_blocks):
+        most_docs = max(most_docs, edges[b + 1] - edges[b])
+        most_entries = max(most_entries, indptr[edges[b + 1]] - indptr[edges[b]])
+    delta = np.empty((most_entries, n_comp))
+    doc_delta = np.empty((most_docs, n_comp))
+    for b in range(n_blocks):
+        d0, d1 = edges[b], edges[b + 1]
+        base = indptr[d0]
+        for t in prange((d1 - d0 + CVB0_TASK_DOCS - 1) // CVB0_TASK_DOCS):
+            new = np.empty(n_comp)
+            for d in range(d0 + t * CVB0_TASK_DOCS, min(d1, d0 + (t + 1) * CVB0_TASK_DOCS)):
+                _cvb0_doc(
+                    indptr[d], indptr[d + 1], indices, data, resp, delta, base, word_topic,
+                    topic_total, alpha, eta, doc_topic[d], new, doc_delta[d - d0],
+                )  # fmt: skip
+        for w in prange(n_words):
+            p0, p1 = csc_ptr[w], csc_ptr[w + 1]
+            lo = p0 + np.searchsorted(csc_doc[p0:p1], d0)
+            hi = p0 + np.searchsorted(csc_doc[p0:p1], d1)
+            row = word_topic[w]
+            for t in range(lo, hi):
+                change = delta[csc_pos[t] - base]
+                for k in range(n_comp):
+                    row[k] += change[k]
+        for i in range(d1 - d0):
+            for k in range(n_comp):
+                topic_total[k] += doc_delta[i, k]
+
+
 e_step = jit_parallel(_e_step)
 e_step_serial = jit(_e_step)
 topic_tables = jit_parallel(_topic_tables)
 topic_kl = jit_parallel(_topic_kl)
+cvb0_counts = jit_parallel(_cvb0_counts)
+cvb0_pass = jit_parallel(_cvb0_pass)
+cvb0_pass_serial = jit(_cvb0_pass)

@@ -1,4 +1,4 @@
-"""Variational latent Dirichlet allocation: batch CAVI and stochastic VI."""
+"""Variational latent Dirichlet allocation: batch CAVI, stochastic VI and collapsed VB."""
 
 from numbers import Integral, Real
 
@@ -52,18 +52,24 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     topic_word_prior : float, 'auto' or None, default=None
         :math:`\eta`, symmetric: a positive float or ``'auto'`` (learned by Newton's
         method on the ELBO). None means ``1 / n_components``.
-    learning_method : {'batch', 'online'}, default='batch'
+    learning_method : {'batch', 'online', 'cvb0'}, default='batch'
         'batch': coordinate ascent over the whole corpus. Each pass restarts the
         documents from random points as scikit-learn does and keeps the result if the
         ELBO does not decrease; otherwise the pass is redone warm-started from the
         previous one. The ELBO never decreases. 'online':
         stochastic variational inference over mini-batches (Hoffman, Blei and Bach 2010).
+        'cvb0': collapsed variational Bayes, zeroth order (Asuncion et al. 2009), over the
+        whole corpus; not mean-field and not monotone, but it reaches a lower held-out
+        perplexity than 'batch', close to collapsed Gibbs sampling's (see Notes). Needs
+        more passes than 'batch' (each far cheaper: one update per document-word entry)
+        and memory for ``nnz * n_components`` float32 responsibilities; fixed priors
+        only.
     learning_decay : float, default=0.7
         :math:`\kappa` of the online step size :math:`\rho_t = (\tau_0 + t)^{-\kappa}`.
     learning_offset : float, default=10.0
         :math:`\tau_0` (greater than 1 as in scikit-learn).
     max_iter : int, default=10
-        Passes over the data.
+        Passes over the data ('cvb0' typically needs 30 to 100).
     batch_size : int, default=128
         Documents per mini-batch (online).
     evaluate_every : int, default=-1
@@ -74,7 +80,8 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     perp_tol : float, default=0.1
         Convergence threshold on the change of that perplexity.
     mean_change_tol : float, default=1e-3
-        A document's E-step stops when the mean absolute change of its
+        (Not used by the 'cvb0' passes, only by :meth:`transform`.) A document's E-step
+        stops when the mean absolute change of its
         :math:`\gamma_d` falls below this. From 1e-5 up, the sweeps before the last run
         in float32 (twice as fast); the last sweep, the statistics and the ELBO are
         float64.
@@ -102,7 +109,10 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         The ELBO of the training corpus in nats, every constant included (batch: the
         exact ELBO of the returned topics and document parameters, with the word
         assignments of the last sweep; online: accumulated over the last pass's
-        mini-batches, each with the topics of its step).
+        mini-batches, each with the topics of its step; cvb0: the exact ELBO of the
+        mean-field distribution defined by the expected counts of the last pass,
+        :math:`\gamma_{dk} = \alpha_k + N_{dk}`, :math:`\lambda_{kw} = \eta + N_{wk}`, word
+        assignments at their optimum for them).
     lower_bounds_ : ndarray of shape (``n_iter_``,)
         ELBO after each pass.
     bound_ : float
@@ -127,12 +137,35 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     their own terms of the bound only (the topic-word term belongs to the training data,
     #20032); the E-step works in a shifted log domain instead of adding ``eps``.
 
+    ``learning_method='cvb0'`` (not in scikit-learn) keeps a responsibility vector
+    :math:`r_j` per non-zero entry :math:`j = (d, w)`, the expected counts
+    :math:`N_{wk}, N_{dk}, N_k` they define, and updates each entry as
+
+    .. math::
+
+        r_{jk} \propto \frac{(N_{wk}^{\neg j} + \eta)(N_{dk}^{\neg j} + \alpha_k)}
+                            {N_k^{\neg j} + V\eta},
+
+    where :math:`\neg j` removes one token's share :math:`\min(n_j, 1)\, r_j` (Asuncion,
+    Welling, Smyth and Teh 2009, eq. 4: the collapsed Gibbs sampler's conditional with
+    expected counts in place of sampled ones). Documents are visited in 16 fixed blocks
+    per pass, in parallel within a block; the topic-word counts are brought up to date
+    after each block. The initial responsibilities put each entry on one topic drawn
+    uniformly, as a collapsed Gibbs sampler starts. ``components_`` is :math:`\eta +
+    N_{wk}` and :meth:`transform` is the usual E-step. Mean-field VB's updates use
+    :math:`\exp\psi(n + \eta) \approx n + \eta - 1/2`, which discounts small counts;
+    CVB0's use the counts themselves, which is why its held-out perplexity is lower at
+    the same priors (Asuncion et al. 2009; the LDA benchmark compares both with
+    tomotopy's collapsed Gibbs sampler on skvi's corpora).
+
     References
     ----------
     D. M. Blei, A. Y. Ng and M. I. Jordan, Latent Dirichlet allocation, JMLR 3, 2003.
     M. D. Hoffman, D. M. Blei and F. Bach, Online learning for latent Dirichlet
     allocation, NIPS 2010.
     T. Minka, Estimating a Dirichlet distribution, 2000.
+    A. Asuncion, M. Welling, P. Smyth and Y. W. Teh, On smoothing and inference for topic
+    models, UAI 2009.
 
     Examples
     --------
@@ -150,7 +183,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
                             StrOptions({"auto"})],
         "topic_word_prior": [None, Interval(Real, 0, None, closed="neither"),
                              StrOptions({"auto"})],
-        "learning_method": [StrOptions({"batch", "online"})],
+        "learning_method": [StrOptions({"batch", "online", "cvb0"})],
         "learning_decay": [Interval(Real, 0, 1, closed="both")],
         "learning_offset": [Interval(Real, 1.0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
@@ -362,20 +395,48 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
 
     # ---------------------------------------------------------------- the loop
     def _initialize(self, X, sample_weight, random_state):
-        """Random topics as in scikit-learn (Gamma(100, 1/100) entries)."""
+        """Random topics as in scikit-learn (Gamma(100, 1/100) entries); CVB0: every
+        entry's responsibilities on one topic drawn uniformly (as collapsed Gibbs
+        sampling starts), and the topics from them."""
         self.random_state_ = random_state
         self._resolve_priors(X.shape[1])
-        init = random_state.gamma(100.0, 0.01, (self.n_components, X.shape[1]))
-        self._set_topics(init)
         self._gamma = np.zeros((X.shape[0], self.n_components))  # batch: warm starts
         self._bound = -np.inf
         self._n_warm_passes = 0
         self.n_batch_iter_ = 1
+        if self.learning_method == "cvb0":
+            self._cvb0_initialize(X, random_state)
+        else:
+            init = random_state.gamma(100.0, 0.01, (self.n_components, X.shape[1]))
+            self._set_topics(init)
         return -np.inf
+
+    def _cvb0_initialize(self, X, random_state):
+        learned = [
+            name
+            for name in ("doc_topic_prior", "topic_word_prior")
+            if isinstance(getattr(self, name), str)
+        ]
+        if learned:
+            raise ValueError(
+                f"{' and '.join(learned)}='auto' is not available with learning_method="
+                "'cvb0': learn the priors with 'batch' or 'online', or pass values."
+            )
+        n_words, n_comp = X.shape[1], self.n_components
+        resp = np.zeros((X.nnz, n_comp), dtype=np.float32)
+        resp[np.arange(X.nnz), random_state.randint(n_comp, size=X.nnz)] = 1.0
+        structure = kern.cvb0_structure(X.indptr, X.indices, n_words)
+        word_topic = np.empty((n_words, n_comp))
+        with num_threads(self.n_jobs):
+            kern.cvb0_counts(X.data, structure[0], structure[1], resp, word_topic)
+        self._cvb0 = (structure, resp, word_topic)
+        self._set_topics(self._eta + word_topic.T)
 
     def _cavi_step(self, X, sample_weight):
         if self.learning_method == "batch":
             return self._batch_step(X)
+        if self.learning_method == "cvb0":
+            return self._cvb0_step(X)
         bound = 0.0
         for batch in gen_batches(X.shape[0], self.batch_size):
             bound += self._online_step(X[batch], X.shape[0])
@@ -427,6 +488,24 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         self._publish_priors()
         self.n_batch_iter_ += 1
         return float(self._doc_bound(terms, elt) + words_shift - self._topic_kl())
+
+    def _cvb0_step(self, X):
+        r"""One CVB0 pass (Asuncion et al. 2009, eq. 4; ``_lda_kernels``), then the
+        topics; returns the ELBO of the mean-field distribution
+        the expected counts define: :math:`\gamma_{dk} = \alpha_k + N_{dk}`,
+        :math:`\lambda_{kw} = \eta + N_{wk}`, :math:`\phi` at its optimum for them."""
+        (csc_ptr, csc_pos, csc_doc, edges), resp, word_topic = self._cvb0
+        topic_total = word_topic.sum(axis=0) + word_topic.shape[0] * self._eta
+        with num_threads(self.n_jobs):
+            kern.cvb0_pass(
+                X.indptr, X.indices, X.data, csc_ptr, csc_pos, csc_doc, edges, resp,
+                word_topic, topic_total, self._gamma, self._alpha, self._eta,
+            )  # fmt: skip
+        self._gamma += self._alpha
+        self._set_topics(self._eta + word_topic.T)
+        _, terms, elt = self._run_e_step(X, self._gamma, kern.WARM, False, max_iter=0)
+        self.n_batch_iter_ += 1
+        return float(self._doc_bound(terms, elt) - self._topic_kl())
 
     def _online_step(self, X, n_total):
         r"""One stochastic natural-gradient step on a mini-batch (Hoffman et al. 2010):
@@ -485,6 +564,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         n_tokens = max(float(X.sum()), np.finfo(float).tiny)
         self._fit_loop(X, None, n_tokens)
         del self._gamma, self._bound
+        self.__dict__.pop("_cvb0", None)
         self.exp_dirichlet_component_ = np.exp(self._e_log_beta)
         self.bound_ = _perplexity(self.lower_bound_, n_tokens)
         return self

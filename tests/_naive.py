@@ -43,6 +43,8 @@ log_predictive
     The posterior predictive density (Bishop 10.78-10.82).
 """
 
+import itertools
+
 import numpy as np
 from scipy import stats
 from scipy.special import digamma, gammaln, logsumexp, multigammaln
@@ -594,3 +596,66 @@ def lda_elbo(X, components, alpha, eta, gamma, phi_components=None):
     for k in range(K):
         total -= kl_dirichlet(components[k], np.full(V, float(eta)))
     return float(total)
+
+
+def lda_cvb0_pass(X, resp, alpha, eta, edges):
+    """One blocked CVB0 pass (Asuncion et al. 2009, eq. 4), written out.
+
+    ``X`` CSR counts, ``resp`` (nnz, K) one row per stored entry (CSR order), ``alpha``
+    (K,), ``eta`` scalar, ``edges`` the document boundaries of the blocks. Within a block
+    every document sees the topic-word counts of the block's start; entries are updated
+    in order within a document, each excluding one token's share ``min(n, 1) r`` of its
+    own responsibilities from every count:
+
+        r_k  proportional to  (N_wk - s_k + eta) (N_dk - s_k + alpha_k) / (N_k - s_k + V eta)
+
+    Returns the new ``resp`` (float64).
+    """
+    resp = np.array(resp, dtype=float)
+    n_words = X.shape[1]
+    K = resp.shape[1]
+    for b in range(len(edges) - 1):
+        N_wk = np.zeros((n_words, K))
+        for j in range(X.nnz):
+            N_wk[X.indices[j]] += X.data[j] * resp[j]
+        N_k = N_wk.sum(axis=0)
+        for d in range(edges[b], edges[b + 1]):
+            lo, hi = X.indptr[d], X.indptr[d + 1]
+            N_dk = (X.data[lo:hi, None] * resp[lo:hi]).sum(axis=0)
+            for j in range(lo, hi):
+                n, w = X.data[j], X.indices[j]
+                s = min(n, 1.0) * resp[j]
+                unnorm = (N_wk[w] - s + eta) * (N_dk - s + alpha) / (N_k - s + n_words * eta)
+                new = unnorm / unnorm.sum()
+                N_dk += n * (new - resp[j])
+                resp[j] = new
+    return resp
+
+
+def lda_log_evidence(X, alpha, eta, K):
+    """``ln p(tokens | alpha, eta)`` of a tiny corpus by summing the collapsed joint
+    (Griffiths and Steyvers 2004) over every topic assignment of every token.
+
+    ``X`` dense integer counts (D, V); the tokens of a document are its words repeated by
+    their counts (the likelihood of the token sequence, no multinomial coefficient, as in
+    the ELBO). ``K ** n_tokens`` terms: keep the corpus to about ten tokens.
+    """
+    X = np.asarray(X)
+    D, V = X.shape
+    alpha = np.broadcast_to(np.asarray(alpha, dtype=float), (K,))
+    docs = np.repeat(np.arange(D), X.sum(axis=1).astype(int))
+    words = np.concatenate([np.repeat(np.arange(V), X[d].astype(int)) for d in range(D)])
+    terms = []
+    for z in itertools.product(range(K), repeat=len(words)):
+        z = np.array(z)
+        log_joint = 0.0
+        for d in range(D):
+            n_dk = np.bincount(z[docs == d], minlength=K)
+            log_joint += gammaln(alpha.sum()) - gammaln(n_dk.sum() + alpha.sum())
+            log_joint += np.sum(gammaln(n_dk + alpha) - gammaln(alpha))
+        for k in range(K):
+            n_kw = np.bincount(words[z == k], minlength=V)
+            log_joint += gammaln(V * eta) - gammaln(n_kw.sum() + V * eta)
+            log_joint += np.sum(gammaln(n_kw + eta) - gammaln(eta))
+        terms.append(log_joint)
+    return float(logsumexp(terms))

@@ -27,6 +27,7 @@ ESTIMATORS = [
     VariationalLDA(max_iter=5, batch_size=10),
     VariationalLDA(n_components=3, max_iter=5),
     VariationalLDA(n_components=3, max_iter=5, learning_method="online", batch_size=10),
+    VariationalLDA(n_components=3, max_iter=5, learning_method="cvb0"),
     VariationalLDA(n_components=3, max_iter=5, doc_topic_prior="auto", topic_word_prior="auto"),
     # every method x prior x noise combination; two without intercept, one with fixed df
     VariationalEMRegressor(max_iter=20),

@@ -344,3 +344,93 @@ def test_warm_mode_without_sweeps_evaluates_the_given_gamma():
         for d in np.flatnonzero(~empty)
     )
     assert_allclose(stats, ref_stats, rtol=1e-10, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- CVB0
+def _cvb0_problem(n_docs=30, n_words=20, k=3, seed=0):
+    """A corpus with empty documents, a fractional count and a count above one, its
+    structure (four blocks) and random responsibilities."""
+    X, lam, alpha = _problem(n_docs=n_docs, n_words=n_words, k=k, seed=seed)
+    X = X.astype(float)
+    X.data[0] = 0.4  # a fraction of a token: excluded whole
+    X.data[1] = 7.0
+    structure = kern.cvb0_structure(X.indptr, X.indices, n_words, n_blocks=4)
+    resp = np.random.RandomState(seed).dirichlet(np.ones(k), size=X.nnz).astype(np.float32)
+    return X, alpha, structure, resp
+
+
+def _cvb0_run(X, alpha, eta, structure, resp, n_passes=1, kernel=None):
+    """``n_passes`` passes of ``kernel`` from a copy of ``resp``; returns the new
+    responsibilities, N_wk, N_k + V eta and the documents' N_dk."""
+    csc_ptr, csc_pos, csc_doc, edges = structure
+    resp = resp.copy()
+    n_words, k = X.shape[1], resp.shape[1]
+    word_topic = np.empty((n_words, k))
+    kern.cvb0_counts(X.data, csc_ptr, csc_pos, resp, word_topic)
+    topic_total = word_topic.sum(axis=0) + n_words * eta
+    doc_topic = np.zeros((X.shape[0], k))
+    for _ in range(n_passes):
+        (kernel or kern.cvb0_pass)(
+            X.indptr, X.indices, X.data, csc_ptr, csc_pos, csc_doc, edges, resp, word_topic,
+            topic_total, doc_topic, alpha, eta,
+        )  # fmt: skip
+    return resp, word_topic, topic_total, doc_topic
+
+
+def test_cvb0_structure_orders_entries_by_word_and_splits_the_documents():
+    X, _, (csc_ptr, csc_pos, csc_doc, edges), _ = _cvb0_problem(n_docs=200)
+    csc = X.tocsc()
+    assert np.array_equal(csc_ptr, csc.indptr)
+    assert np.array_equal(X.indices[csc_pos], np.repeat(np.arange(X.shape[1]), np.diff(csc_ptr)))
+    assert np.array_equal(X.data[csc_pos], csc.data)  # same entries, documents in order
+    assert np.array_equal(csc_doc, csc.indices)
+    assert edges[0] == 0 and edges[-1] == X.shape[0] and np.all(np.diff(edges) > 0)
+    assert len(edges) == 5
+    entries = np.diff(X.indptr[edges])
+    assert entries.max() - entries.min() <= 2 * np.diff(X.indptr).max()
+    # fewer documents than blocks: one block per document
+    small = X[:3]
+    _, _, _, few = kern.cvb0_structure(small.indptr, small.indices, X.shape[1], n_blocks=16)
+    assert np.array_equal(few, [0, 1, 2, 3])
+
+
+@pytest.mark.parametrize("eta", [0.01, 0.5])
+def test_cvb0_pass_matches_reference(eta):
+    X, alpha, structure, resp = _cvb0_problem()
+    new, word_topic, topic_total, doc_topic = _cvb0_run(X, alpha, eta, structure, resp)
+    expected = nv.lda_cvb0_pass(X, resp, alpha, eta, structure[3])
+    # float32 responsibilities: one rounding per entry
+    assert_allclose(new, expected, rtol=2e-6, atol=1e-7)
+    assert_allclose(new.sum(axis=1), 1.0, rtol=1e-6)
+    # the counts kept up to date by the blocks' changes are the counts of the new values
+    full = np.empty_like(word_topic)
+    kern.cvb0_counts(X.data, structure[0], structure[1], new, full)
+    assert_allclose(word_topic, full, rtol=1e-12, atol=1e-12)
+    assert_allclose(topic_total, full.sum(axis=0) + X.shape[1] * eta, rtol=1e-12)
+    bounds = zip(X.indptr[:-1], X.indptr[1:], strict=True)
+    doc_counts = np.array([(X.data[a:b, None] * new[a:b]).sum(axis=0) for a, b in bounds])
+    assert_allclose(doc_topic, doc_counts, rtol=1e-10, atol=1e-12)
+
+
+def test_cvb0_counts_stay_exact_over_many_passes():
+    X, alpha, structure, resp = _cvb0_problem(n_docs=100)
+    new, word_topic, topic_total, _ = _cvb0_run(X, alpha, 0.05, structure, resp, n_passes=30)
+    full = np.empty_like(word_topic)
+    kern.cvb0_counts(X.data, structure[0], structure[1], new, full)
+    assert_allclose(word_topic, full, rtol=1e-11, atol=1e-11)
+    assert np.all(np.isfinite(new)) and new.min() >= 0
+
+
+def test_cvb0_serial_equals_parallel_and_thread_count_does_not_matter():
+    X, alpha, structure, resp = _cvb0_problem(n_docs=600, n_words=60, k=5, seed=2)
+    serial = _cvb0_run(X, alpha, 0.1, structure, resp, 3, kernel=kern.cvb0_pass_serial)
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = _cvb0_run(X, alpha, 0.1, structure, resp, 3)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = _cvb0_run(X, alpha, 0.1, structure, resp, 3)
+    finally:
+        numba.set_num_threads(previous)
+    for a, b, c in zip(serial, one, many, strict=True):
+        assert np.array_equal(a, b) and np.array_equal(b, c)
