@@ -5,6 +5,14 @@ The library and its configuration are a parameter, ``config``:
 ``skvi batch`` / ``skvi online``
     :class:`skvi.VariationalLDA` (its E-step kernel runs on all cores, Numba threads);
     ``skvi batch n_jobs=1`` the same on one thread (docstring corpus only).
+``skvi cvb0``
+    ``VariationalLDA(learning_method='cvb0')``: collapsed variational Bayes, zeroth order
+    (Asuncion, Welling, Smyth and Teh 2009), a different algorithm from the mean-field
+    ``batch`` and ``online`` ones: each pass updates one responsibility vector per
+    (document, word) entry against the expected counts of the others, and its
+    ``lower_bound_`` (the mean-field ELBO of the distribution the counts define) is a
+    valid bound that need not increase. It runs its own number of passes,
+    :data:`CVB0_PASSES` (quick profile: :data:`CVB0_PASSES_QUICK`).
 ``sklearn batch|online n_jobs=1|2``
     :class:`sklearn.decomposition.LatentDirichletAllocation` (``n_jobs=2``: two joblib
     worker processes).
@@ -20,8 +28,9 @@ The library and its configuration are a parameter, ``config``:
     importable.
 
 Every variational library uses the same priors, ``alpha = eta = 1 / n_topics`` (the
-default of skvi, scikit-learn and gensim), and skvi and scikit-learn run the same number
-of passes (``max_iter``) with no early stopping (``evaluate_every=-1``, the default).
+default of skvi, scikit-learn and gensim), and skvi batch and online, scikit-learn and
+gensim run the same number of passes (``max_iter``) with no early stopping
+(``evaluate_every=-1``, the default); skvi cvb0 runs :data:`CVB0_PASSES`.
 
 Held-out perplexity, one library-independent formula for every row:
 ``skvi.metrics.perplexity_from_theta(theta, topics, X_test)`` where ``theta`` is each
@@ -30,10 +39,13 @@ library's own inference on the held-out documents (``transform``; gensim's
 matrix (``components_``; ``get_topics()``; ``get_topic_word_dist``), both normalised by
 rows.
 
-Also measured: the time skvi's batch fit needs to reach tomotopy's 200-iteration held-out
-perplexity, from fits with ``max_iter`` on a small grid (the batch fit is deterministic
-for a fixed ``random_state``, so the fit with ``max_iter=m`` is the first ``m`` passes of
-the longest one).
+Also measured: the time skvi's batch and cvb0 fits need to reach tomotopy's
+200-iteration held-out perplexity, from fits with ``max_iter`` on a small grid for each
+(:data:`BATCH_GRID`, :data:`CVB0_GRID`; both fits are deterministic for a fixed
+``random_state``, whatever the thread count, so the fit with ``max_iter=m`` is the first
+``m`` passes of the longest one); in the full profile, the held-out perplexity of skvi
+batch, scikit-learn batch and skvi cvb0 over three seeds (:data:`SEEDS`), and for each
+seed whether and at which grid point cvb0 reaches tomotopy's perplexity.
 
 Times are medians over the repeats; fit times exclude JIT compilation (a warm-up fits
 every library on a tiny corpus first, and each configuration is fitted once untimed on 64
@@ -67,8 +79,22 @@ TOMOTOPY_ITER = 200
 TIME_BUDGET_S = 20.0
 #: Gibbs iterations of tomotopy's inference on the held-out documents (its default).
 TOMOTOPY_INFER_ITER = 100
-#: Seeds of the perplexity spread of skvi and scikit-learn batch fits (full profile).
+#: Seeds of the perplexity spread of skvi batch, scikit-learn batch and skvi cvb0 fits
+#: (full profile).
 SEEDS = (0, 1, 2)
+#: Passes of ``skvi cvb0`` in the per-case tables and the seed spread (full profile; it is
+#: also the last point of :data:`CVB0_GRID`) and in the quick profile (a CVB0 pass over
+#: its small corpora takes about 10 ms; in the runs so far, 20 passes reach tomotopy's
+#: perplexity on the docstrings and not on the synthetic corpus: both branches run).
+CVB0_PASSES = 50
+CVB0_PASSES_QUICK = 20
+#: ``max_iter`` grids of the time to tomotopy's perplexity, for skvi batch and skvi cvb0
+#: (full profile; quick profile: the ``_QUICK`` ones). A grid point equal to the
+#: configuration's number of passes reuses its row of the per-case table.
+BATCH_GRID = (5, 10, 20, 40)
+CVB0_GRID = (10, 20, 30, CVB0_PASSES)
+BATCH_GRID_QUICK = (2, 5)
+CVB0_GRID_QUICK = (5, CVB0_PASSES_QUICK)
 
 
 # --------------------------------------------------------------------------------- data
@@ -182,6 +208,27 @@ class Config:
 
     def kw(self, **extra):
         return dict(self.params, **extra)
+
+    def seeded(self, seed):
+        """The same configuration with ``random_state`` (``seed`` for tomotopy) ``seed``."""
+        return Config(self.name, self.lib, self.params + (("random_state", seed),))
+
+
+SKVI_BATCH = Config("skvi batch", "skvi", (("learning_method", "batch"),))
+SKVI_CVB0 = Config("skvi cvb0", "skvi", (("learning_method", "cvb0"),))
+SKLEARN_BATCH_2 = Config(
+    "sklearn batch n_jobs=2", "sklearn", (("learning_method", "batch"), ("n_jobs", 2))
+)
+
+
+def n_requested(config, n_passes, cvb0_passes):
+    """What ``config`` runs in a case: tomotopy its Gibbs iterations, skvi cvb0
+    ``cvb0_passes``, every other configuration ``n_passes``."""
+    if config.lib == "tomotopy":
+        return TOMOTOPY_ITER
+    if config.lib == "skvi" and config.kw().get("learning_method") == "cvb0":
+        return cvb0_passes
+    return n_passes
 
 
 def skvi_fit(config, corpus, n_passes, n_docs=None):
@@ -314,8 +361,9 @@ def configs(case_name, optional, quick=True):
     full_synthetic = case_name == "synthetic" and not quick
     dropped = {"sklearn batch n_jobs=1", "sklearn online n_jobs=2", "tomotopy defaults"}
     out = [
-        Config("skvi batch", "skvi", (("learning_method", "batch"),)),
+        SKVI_BATCH,
         Config("skvi online", "skvi", (("learning_method", "online"),)),
+        SKVI_CVB0,
     ]
     if case_name == "docstrings":
         out.append(
@@ -394,16 +442,48 @@ def measure(config, corpus, n, repeats):
     return row
 
 
-def time_to_target(corpus, grid, repeats, reuse, target):
-    """skvi batch fits with ``max_iter`` on ``grid``: time and held-out perplexity of
-    each, and the time at which ``target`` (tomotopy's perplexity) is first reached."""
-    config = Config("skvi batch", "skvi", (("learning_method", "batch"),))
+def first_reach(points, target):
+    """Where a sequence of grid points (``max_iter``, ``fit_s``, ``heldout_perplexity``,
+    increasing ``max_iter``) first reaches ``target``: ``{"reached": False}``, or
+    ``reached``, ``first_max_iter``, ``first_fit_s`` (the first point whose perplexity is
+    at most ``target``) and ``interpolated_s``, the time interpolated linearly in
+    perplexity between that point and the one before (its own time if it is the first)."""
+    if target is None:
+        return {"reached": False}
+    for i, p in enumerate(points):
+        if p["heldout_perplexity"] <= target:
+            out = {"reached": True, "first_max_iter": p["max_iter"], "first_fit_s": p["fit_s"]}
+            if i == 0:
+                out["interpolated_s"] = p["fit_s"]
+            else:
+                q = points[i - 1]
+                frac = (q["heldout_perplexity"] - target) / (
+                    q["heldout_perplexity"] - p["heldout_perplexity"]
+                )
+                out["interpolated_s"] = q["fit_s"] + frac * (p["fit_s"] - q["fit_s"])
+            return out
+    return {"reached": False}
+
+
+def _with_ratios(reach, tomo_fit_s):
+    """``reach`` (:func:`first_reach`) with its times / tomotopy's fit time."""
+    if reach["reached"] and tomo_fit_s:
+        reach["ratio_to_tomotopy"] = reach["interpolated_s"] / tomo_fit_s
+        reach["first_ratio_to_tomotopy"] = reach["first_fit_s"] / tomo_fit_s
+    return reach
+
+
+def time_to_target(corpus, config, grid, repeats, reuse, tomo):
+    """Fits of ``config`` (skvi batch or cvb0) with ``max_iter`` on ``grid``: time and
+    held-out perplexity of each (a grid point equal to ``reuse``'s number of passes is
+    ``reuse``, the row of the per-case table), and where tomotopy's 200-iteration
+    perplexity (``tomo``, its row, or ``None``) is first reached."""
     points = []
     for m in grid:
         if reuse is not None and reuse["requested_iter"] == m:
             row = reuse
         else:
-            log(f"lda: {corpus.name}: skvi batch, max_iter={m} (time to target)")
+            log(f"lda: {corpus.name}: {config.name}, max_iter={m} (time to target)")
             row = measure(config, corpus, m, repeats)
         points.append(
             {
@@ -413,59 +493,82 @@ def time_to_target(corpus, grid, repeats, reuse, target):
                 "heldout_perplexity": row["heldout_perplexity"],
             }
         )
-    # the same with learned priors ('auto'), at the longest grid point
-    auto = Config(
-        "skvi batch, priors 'auto'",
-        "skvi",
-        (
-            ("learning_method", "batch"),
-            ("doc_topic_prior", "auto"),
-            ("topic_word_prior", "auto"),
-        ),
-    )
-    log(f"lda: {corpus.name}: {auto.name}, max_iter={grid[-1]} (time to target)")
-    row = measure(auto, corpus, grid[-1], 1)
-    learned = {
-        "max_iter": grid[-1],
-        "fit_s": row["fit_s"],
-        "heldout_perplexity": row["heldout_perplexity"],
-    }
-    out = {"grid": points, "target_perplexity": target, "reached": False, "auto_priors": learned}
-    if target is None:
-        return out
-    for i, p in enumerate(points):
-        if p["heldout_perplexity"] <= target:
-            out.update(reached=True, first_max_iter=p["max_iter"], first_fit_s=p["fit_s"])
-            if i == 0:
-                out["interpolated_s"] = p["fit_s"]
-            else:  # linear in perplexity between the two grid points around the target
-                q = points[i - 1]
-                frac = (q["heldout_perplexity"] - target) / (
-                    q["heldout_perplexity"] - p["heldout_perplexity"]
-                )
-                out["interpolated_s"] = q["fit_s"] + frac * (p["fit_s"] - q["fit_s"])
-            break
+    target = tomo["heldout_perplexity"] if tomo else None
+    out = {"config": config.name, "grid": points, "target_perplexity": target}
+    out.update(_with_ratios(first_reach(points, target), tomo["fit_s"] if tomo else None))
     return out
 
 
-def seed_spread(corpus, n_passes, rows):
-    """Held-out perplexity of skvi batch and scikit-learn batch (``n_jobs=2``) over
-    :data:`SEEDS` (one fit per seed; the seed-0 fits are the rows already measured):
+def learned_priors(corpus, max_iter):
+    """One skvi batch fit with ``doc_topic_prior='auto', topic_word_prior='auto'``."""
+    auto = Config(
+        "skvi batch, priors 'auto'",
+        "skvi",
+        SKVI_BATCH.params + (("doc_topic_prior", "auto"), ("topic_word_prior", "auto")),
+    )
+    log(f"lda: {corpus.name}: {auto.name}, max_iter={max_iter} (time to target)")
+    row = measure(auto, corpus, max_iter, 1)
+    return {
+        "max_iter": max_iter,
+        "fit_s": row["fit_s"],
+        "heldout_perplexity": row["heldout_perplexity"],
+    }
+
+
+def _fit_perplexity(config, corpus, n):
+    """One fit: ``(fit seconds, held-out perplexity)``."""
+    seconds, model = FIT[config.lib](config, corpus, n)
+    theta, topics, _ = heldout_theta_topics(config.lib, model, corpus)
+    return seconds, perplexity_from_theta(theta, topics, corpus.X_test)
+
+
+def seed_spread(corpus, n_passes, rows, cvb0_passes, cvb0_target):
+    """Held-out perplexity of skvi batch, scikit-learn batch (``n_jobs=2``) and skvi cvb0
+    over :data:`SEEDS` (one fit per seed; the seed-0 fits are the rows already measured):
     the spread between seeds is larger than the 1% target, so the target is judged on
-    the mean."""
+    the mean.
+
+    For skvi cvb0, also where each seed first reaches tomotopy's perplexity: seed 0 from
+    ``cvb0_target`` (:func:`time_to_target`, medians of the repeats); every other seed is
+    fitted once at each point of that grid below ``cvb0_passes``, in increasing order,
+    until one reaches it, then at ``cvb0_passes``."""
     out = {}
-    for name, lib, params in [
-        ("skvi batch", "skvi", (("learning_method", "batch"),)),
-        ("sklearn batch n_jobs=2", "sklearn", (("learning_method", "batch"), ("n_jobs", 2))),
-    ]:
-        values = [rows[name]["heldout_perplexity"]]
+    for config, n in [(SKVI_BATCH, n_passes), (SKLEARN_BATCH_2, n_passes)]:
+        values = [rows[config.name]["heldout_perplexity"]]
         for seed in SEEDS[1:]:
-            log(f"lda: {corpus.name}: {name}, random_state={seed}")
-            config = Config(name, lib, params + (("random_state", seed),))
-            _, model = FIT[lib](config, corpus, n_passes)
-            theta, topics, _ = heldout_theta_topics(lib, model, corpus)
-            values.append(perplexity_from_theta(theta, topics, corpus.X_test))
-        out[name] = {"seeds": list(SEEDS), "heldout_perplexity": values}
+            log(f"lda: {corpus.name}: {config.name}, random_state={seed}")
+            values.append(_fit_perplexity(config.seeded(seed), corpus, n)[1])
+        out[config.name] = {"seeds": list(SEEDS), "passes": n, "heldout_perplexity": values}
+
+    target = cvb0_target["target_perplexity"]
+    tomo_s = rows["tomotopy"]["fit_s"] if "tomotopy" in rows else None
+    keys = ("reached", "first_max_iter", "first_fit_s", "interpolated_s", "ratio_to_tomotopy")
+    values = [rows[SKVI_CVB0.name]["heldout_perplexity"]]
+    first = {k: cvb0_target[k] for k in keys if k in cvb0_target}
+    reach = [{"seed": SEEDS[0], "grid": cvb0_target["grid"], **first}]
+    shorter = [p["max_iter"] for p in cvb0_target["grid"] if p["max_iter"] < cvb0_passes]
+    for seed in SEEDS[1:]:
+        config = SKVI_CVB0.seeded(seed)
+        points = []
+        for m in shorter:
+            if target is None or first_reach(points, target)["reached"]:
+                break
+            log(f"lda: {corpus.name}: skvi cvb0, random_state={seed}, max_iter={m}")
+            seconds, perplexity = _fit_perplexity(config, corpus, m)
+            points.append({"max_iter": m, "fit_s": seconds, "heldout_perplexity": perplexity})
+        log(f"lda: {corpus.name}: skvi cvb0, random_state={seed}")
+        seconds, perplexity = _fit_perplexity(config, corpus, cvb0_passes)
+        points.append({"max_iter": cvb0_passes, "fit_s": seconds, "heldout_perplexity": perplexity})
+        values.append(perplexity)
+        reach.append(
+            {"seed": seed, "grid": points} | _with_ratios(first_reach(points, target), tomo_s)
+        )
+    out[SKVI_CVB0.name] = {
+        "seeds": list(SEEDS),
+        "passes": cvb0_passes,
+        "heldout_perplexity": values,
+        "time_to_tomotopy": reach,
+    }
     return out
 
 
@@ -509,13 +612,17 @@ def run(quick=False, repeats=None):
         log(f"lda: {name} {version}" if version else f"lda: {name} not importable, skipped ({why})")
     log("lda: warm-up (JIT and every library on a tiny corpus)")
     warm_up(optional)
-    # (case key, loader, passes for skvi/sklearn/gensim, grid of skvi max_iter)
+    # (case key, loader, passes for skvi batch/online, sklearn and gensim)
     plan = [
-        ("docstrings", docstrings, 5 if quick else 20, (2, 5) if quick else (5, 10, 20, 40)),
-        ("synthetic", synthetic, 5 if quick else 10, (2, 5) if quick else (5, 10, 20, 40)),
+        ("docstrings", docstrings, 5 if quick else 20),
+        ("synthetic", synthetic, 5 if quick else 10),
     ]
+    cvb0_passes = CVB0_PASSES_QUICK if quick else CVB0_PASSES
+    batch_grid, cvb0_grid = (
+        (BATCH_GRID_QUICK, CVB0_GRID_QUICK) if quick else (BATCH_GRID, CVB0_GRID)
+    )
     cases = []
-    for key, loader, n_passes, grid in plan:
+    for key, loader, n_passes in plan:
         log(f"lda: loading {key}")
         corpus = loader(quick)
         rows = []
@@ -524,7 +631,7 @@ def run(quick=False, repeats=None):
             c.name for c in configs(key, optional) if c not in run_configs and c.lib != "skvi"
         ]
         for config in run_configs:
-            n = TOMOTOPY_ITER if config.lib == "tomotopy" else n_passes
+            n = n_requested(config, n_passes, cvb0_passes)
             log(f"lda: {corpus.name}: {config.name}")
             rows.append(measure(config, corpus, n, repeats))
         by = {r["config"]: r for r in rows}
@@ -535,14 +642,12 @@ def run(quick=False, repeats=None):
                 r["heldout_perplexity"] / ref["heldout_perplexity"]
             )
         tomo = by.get("tomotopy")
-        target = time_to_target(
-            corpus, grid, repeats, ref, tomo["heldout_perplexity"] if tomo else None
-        )
-        spread = None if quick else seed_spread(corpus, n_passes, by)
+        target = time_to_target(corpus, SKVI_BATCH, batch_grid, repeats, ref, tomo)
+        target["auto_priors"] = learned_priors(corpus, batch_grid[-1])
+        cvb0 = by[SKVI_CVB0.name]
+        target_cvb0 = time_to_target(corpus, SKVI_CVB0, cvb0_grid, repeats, cvb0, tomo)
+        spread = None if quick else seed_spread(corpus, n_passes, by, cvb0_passes, target_cvb0)
         cost = sweep_cost(corpus, repeats) if key == "docstrings" else None
-        if tomo and target["reached"]:
-            target["ratio_to_tomotopy"] = target["interpolated_s"] / tomo["fit_s"]
-            target["first_ratio_to_tomotopy"] = target["first_fit_s"] / tomo["fit_s"]
         cases.append(
             {
                 "case": corpus.name,
@@ -563,9 +668,11 @@ def run(quick=False, repeats=None):
                 if "tomotopy" in corpus.extra
                 else None,
                 "n_passes": n_passes,
+                "cvb0_passes": cvb0_passes,
                 "configs_left_out": left_out,
                 "results": rows,
                 "time_to_tomotopy": target,
+                "time_to_tomotopy_cvb0": target_cvb0,
                 "seed_spread": spread,
                 "sweep_cost": cost,
             }
@@ -607,22 +714,72 @@ def _targets(case):
     }
 
 
-def _tomotopy_cell(case):
-    t = case["time_to_tomotopy"]
+def _tomotopy_cell(case, key="time_to_tomotopy"):
+    """The summary's cell for the time to tomotopy's perplexity of skvi batch (``key``
+    ``time_to_tomotopy``) or skvi cvb0 (``time_to_tomotopy_cvb0``)."""
+    t = case.get(key)
     tomo = _targets(case)["tomotopy"]
     if tomo is None:
         return "n/a (tomotopy not installed)"
+    if t is None:
+        return "n/a (not measured)"
     if not t["reached"]:
         last = t["grid"][-1]
-        return (
-            f"not reached in {last['max_iter']} passes ({last['fit_s']:.1f} s, "
+        cell = (
+            f"not reached in {last['max_iter']} passes ({last['fit_s']:.2f} s, "
             f"{last['heldout_perplexity']:.1f} vs {t['target_perplexity']:.1f}): "
             f"> {last['fit_s'] / tomo['fit_s']:.2f}"
         )
-    return (
-        f"{t['ratio_to_tomotopy']:.2f} ({t['interpolated_s']:.1f} s / {tomo['fit_s']:.1f} s; "
-        f"first grid point {t['first_max_iter']} passes: {t['first_ratio_to_tomotopy']:.2f})"
-    )
+    else:
+        cell = (
+            f"{t['ratio_to_tomotopy']:.2f} ({t['interpolated_s']:.2f} s / "
+            f"{tomo['fit_s']:.2f} s; first grid point {t['first_max_iter']} passes: "
+            f"{t['first_ratio_to_tomotopy']:.2f})"
+        )
+    spread = (case.get("seed_spread") or {}).get(t.get("config", "skvi batch"), {})
+    seeds = spread.get("time_to_tomotopy")
+    if seeds:
+        n = sum(r["reached"] for r in seeds)
+        cell += f"; {n} of {len(seeds)} seeds reach it within {spread['passes']} passes"
+    return cell
+
+
+def _seed_reach_section(case, cvb0):
+    """Markdown lines: for each seed, where skvi cvb0 first reaches tomotopy's
+    perplexity (:func:`seed_spread`); none without tomotopy."""
+    tomo = _targets(case)["tomotopy"]
+    if not cvb0 or not cvb0.get("time_to_tomotopy") or tomo is None:
+        return []
+    rows = []
+    for r in cvb0["time_to_tomotopy"]:
+        fitted = ", ".join(str(p["max_iter"]) for p in r["grid"])
+        if r["reached"]:
+            cells = [
+                r["first_max_iter"],
+                f"{r['interpolated_s']:.2f}",
+                f"{r['ratio_to_tomotopy']:.2f}",
+            ]
+        else:
+            cells = [f"not within {cvb0['passes']}", "n/a", "n/a"]
+        rows.append([r["seed"], *cells, fitted])
+    target = case["time_to_tomotopy_cvb0"]["target_perplexity"]
+    return [
+        f"\nskvi cvb0, time to tomotopy's perplexity ({target:.1f}, {tomo['fit_s']:.2f} s) by "
+        f"`random_state`: seed {cvb0['seeds'][0]} from the grid below (medians of the "
+        "repeats); the other seeds fitted once at each grid point, in increasing order, "
+        f"until one reaches it, and at {cvb0['passes']} passes:\n",
+        markdown_table(
+            [
+                "seed",
+                "first max_iter reaching it",
+                "interpolated s",
+                "/ tomotopy time",
+                "max_iter fitted",
+            ],
+            rows,
+            "rrrrl",
+        ),
+    ]
 
 
 def markdown(report):
@@ -641,42 +798,61 @@ def markdown(report):
         + (f"; **skipped: {', '.join(skipped)}**" if skipped else "")
         + ".\n"
     )
-    out.append("### Summary: skvi batch against scikit-learn batch (n_jobs=2) and tomotopy\n")
+    out.append(
+        "### Summary: skvi batch against scikit-learn batch (n_jobs=2); skvi cvb0 and "
+        "skvi batch against tomotopy\n"
+    )
     summary = []
     for case in report["cases"]:
         t = _targets(case)
         summary.append(
             [
                 case["case"],
-                case["n_passes"],
+                f"{case['n_passes']}; {case.get('cvb0_passes', 'n/a')}",
                 f"{t['time_ratio']:.2f}x ({t['sklearn']['fit_s']:.2f} s / "
                 f"{t['skvi']['fit_s']:.2f} s)",
                 f"{t['perplexity_ratio']:.4f} ({t['perplexity'][0]:.1f} / "
                 f"{t['perplexity'][1]:.1f}, mean of {t['seeds']} seed"
                 + ("s)" if t["seeds"] > 1 else ")"),
+                _tomotopy_cell(case, "time_to_tomotopy_cvb0"),
                 _tomotopy_cell(case),
             ]
         )
+    iters = report["tomotopy_iter"]
     out.append(
         markdown_table(
             [
                 "case",
-                "passes",
+                "passes (skvi batch and sklearn; skvi cvb0)",
                 "sklearn batch n_jobs=2 time / skvi batch time (target >= 8)",
-                "held-out perplexity skvi / sklearn (target <= 1.01)",
-                f"skvi time to tomotopy's {report['tomotopy_iter']}-iteration perplexity / "
+                "held-out perplexity skvi batch / sklearn batch (target <= 1.01)",
+                f"skvi cvb0 (collapsed VB) time to tomotopy's {iters}-iteration perplexity / "
                 "tomotopy time (< 1: skvi faster)",
+                f"skvi batch (mean-field VB) time to tomotopy's {iters}-iteration perplexity / "
+                "tomotopy time",
             ],
             summary,
-            "lrrrl",
+            "lrrrll",
         )
+    )
+    out.append(
+        "skvi cvb0 is a different algorithm from skvi batch: collapsed variational Bayes, "
+        "zeroth order (Asuncion et al. 2009; `VariationalLDA(learning_method='cvb0')`), "
+        "which integrates the topics and proportions out and updates one responsibility "
+        "vector per (document, word) entry against the expected counts; its `lower_bound_` "
+        "is a valid ELBO but need not increase. scikit-learn has no counterpart, so the "
+        "speed and perplexity columns against scikit-learn compare the mean-field batch "
+        "fits only.\n"
     )
     out.append(
         "Held-out perplexity for every library: `perplexity_from_theta(theta, topics, "
         "X_test)`, theta from the library's own inference on the held-out documents; "
         "skvi / sklearn: the mean over the seeds of the table under each case. "
         "Time to tomotopy's perplexity: interpolated linearly in perplexity between the "
-        "skvi batch fits of the grid below.\n"
+        "two fits around it on the `max_iter` grid of each case (tomotopy's perplexity and "
+        "time are those of its seed-0 row); `> r`: the grid's longest fit does not reach "
+        "it, and took r times tomotopy's time; seeds: the fits of each `random_state` "
+        "(table under each case).\n"
     )
 
     for case in report["cases"]:
@@ -689,7 +865,8 @@ def markdown(report):
             f"{case['build_s']:.1f} s; conversions (not in fit times): gensim "
             f"{fmt(case['gensim_conversion_s'], '.2f')} s, tomotopy "
             f"{fmt(case['tomotopy_conversion_s'], '.2f')} s. {case['n_passes']} passes for "
-            f"skvi, scikit-learn and gensim.\n"
+            f"skvi batch and online, scikit-learn and gensim; "
+            f"{case.get('cvb0_passes', 'n/a')} for skvi cvb0.\n"
         )
         if case.get("configs_left_out"):
             out.append(
@@ -734,9 +911,9 @@ def markdown(report):
             seeds = spread["skvi batch"]["seeds"]
             out.append(
                 markdown_table(
-                    ["config", *[f"seed {s}" for s in seeds], "mean", "sd"],
+                    ["config", "passes", *[f"seed {s}" for s in seeds], "mean", "sd"],
                     [
-                        [name]
+                        [name, d.get("passes", case["n_passes"])]
                         + [f"{v:.1f}" for v in d["heldout_perplexity"]]
                         + [
                             f"{np.mean(d['heldout_perplexity']):.1f}",
@@ -744,9 +921,10 @@ def markdown(report):
                         ]
                         for name, d in spread.items()
                     ],
-                    "l" + "r" * (len(seeds) + 2),
+                    "lr" + "r" * (len(seeds) + 2),
                 )
             )
+            out.extend(_seed_reach_section(case, spread.get(SKVI_CVB0.name)))
         cost = case.get("sweep_cost")
         if cost:
             out.append(
@@ -771,25 +949,31 @@ def markdown(report):
         t = case["time_to_tomotopy"]
         target_txt = fmt(t["target_perplexity"], ".1f")
         out.append(
-            f"\nskvi batch, held-out perplexity after `max_iter` passes (target: tomotopy "
-            f"{target_txt}):\n"
+            f"\nskvi batch and skvi cvb0, held-out perplexity after `max_iter` passes "
+            f"(target: tomotopy {target_txt}):\n"
         )
-        out.append(
-            markdown_table(
-                ["max_iter", "fit s", "held-out perplexity", "reached target", "repeats"],
-                [
+        grid_rows = []
+        for tt in (t, case.get("time_to_tomotopy_cvb0")):
+            if tt is None:
+                continue
+            for p in tt["grid"]:
+                grid_rows.append(
                     [
+                        tt.get("config", "skvi batch"),
                         p["max_iter"],
                         fmt(p["fit_s"], ".2f"),
                         fmt(p["heldout_perplexity"], ".1f"),
                         "n/a"
-                        if t["target_perplexity"] is None
-                        else fmt(p["heldout_perplexity"] <= t["target_perplexity"]),
+                        if tt["target_perplexity"] is None
+                        else fmt(p["heldout_perplexity"] <= tt["target_perplexity"]),
                         p["repeats"],
                     ]
-                    for p in t["grid"]
-                ],
-                "rrrlr",
+                )
+        out.append(
+            markdown_table(
+                ["config", "max_iter", "fit s", "held-out perplexity", "reached target", "repeats"],
+                grid_rows,
+                "lrrrlr",
             )
         )
         auto = t.get("auto_priors")

@@ -12,8 +12,9 @@ the documentation's ``benchmark-results`` directive picks up every ``<suite>*.pn
   samples, skvi against scikit-learn (the size sweep of the ``mixture`` suite), and the
   speed-up at each size;
 * ``lda_perplexity_time.png``: held-out perplexity against fit time, one panel per
-  corpus: skvi batch at each ``max_iter`` of its time-to-target grid, scikit-learn batch,
-  gensim and tomotopy, with tomotopy's perplexity (the target) as a horizontal line.
+  corpus: skvi batch and skvi cvb0 (collapsed variational Bayes) at each ``max_iter`` of
+  their time-to-target grids, scikit-learn batch, gensim and tomotopy, with tomotopy's
+  perplexity (the target) as a horizontal line.
 
 matplotlib is an optional dependency (the ``doc`` extra): :func:`draw` logs a message and
 draws nothing if it cannot be imported. This module imports neither skvi nor the suites,
@@ -28,9 +29,11 @@ from .common import log
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "results"
 
-#: Colour and marker of each library, the same in every plot.
+#: Colour and marker of each library, the same in every plot (``skvi cvb0``: skvi's
+#: collapsed variational Bayes, a different algorithm, drawn dashed beside skvi batch).
 STYLE = {
     "skvi": {"color": "C0", "marker": "o"},
+    "skvi cvb0": {"color": "C0", "marker": "P", "linestyle": "--"},
     "sklearn": {"color": "C1", "marker": "s"},
     "gensim": {"color": "C2", "marker": "^"},
     "tomotopy": {"color": "C3", "marker": "D"},
@@ -135,8 +138,8 @@ def plot_mixture(report, out_dir, plt):
     return [_save(plt, fig, Path(out_dir) / "mixture_size_sweep.png")]
 
 
-#: LDA rows drawn as single points: (config, label). skvi batch is drawn as a curve
-#: over its time-to-target grid instead.
+#: LDA rows drawn as single points: (config, label). skvi batch and skvi cvb0 are drawn
+#: as curves over their time-to-target grids instead.
 LDA_POINTS = (
     ("sklearn batch n_jobs=1", "scikit-learn batch, n_jobs=1"),
     ("sklearn batch n_jobs=2", "scikit-learn batch, n_jobs=2"),
@@ -156,26 +159,43 @@ def plot_lda(report, out_dir, plt):
     for ax, case in zip(axes[0], cases, strict=True):
         by_config = {r["config"]: r for r in case["results"]}
         target = case.get("time_to_tomotopy") or {}
-        grid = target.get("grid") or []
-        if grid:
-            ax.plot(
-                [p["fit_s"] for p in grid],
-                [p["heldout_perplexity"] for p in grid],
-                label="skvi batch",
-                **STYLE["skvi"],
-            )
-            for p in grid:
-                ax.annotate(
-                    str(p["max_iter"]),
-                    (p["fit_s"], p["heldout_perplexity"]),
-                    textcoords="offset points",
-                    xytext=(4, 4),
-                    fontsize="small",
-                    color=STYLE["skvi"]["color"],
+        # (config, label, its time-to-target dict, style, offset of the max_iter labels)
+        curves = (
+            ("skvi batch", "skvi batch", target, STYLE["skvi"], (4, 4)),
+            (
+                "skvi cvb0",
+                "skvi cvb0 (collapsed VB)",
+                case.get("time_to_tomotopy_cvb0") or {},
+                STYLE["skvi cvb0"],
+                (4, -11),
+            ),
+        )
+        for config, label, curve, style, offset in curves:
+            grid = curve.get("grid") or []
+            if grid:
+                ax.plot(
+                    [p["fit_s"] for p in grid],
+                    [p["heldout_perplexity"] for p in grid],
+                    label=label,
+                    **style,
                 )
-        elif "skvi batch" in by_config:
-            row = by_config["skvi batch"]
-            ax.plot(row["fit_s"], row["heldout_perplexity"], label="skvi batch", **STYLE["skvi"])
+                for p in grid:
+                    ax.annotate(
+                        str(p["max_iter"]),
+                        (p["fit_s"], p["heldout_perplexity"]),
+                        textcoords="offset points",
+                        xytext=offset,
+                        fontsize="small",
+                        color=style["color"],
+                    )
+            elif config in by_config:
+                row = by_config[config]
+                ax.plot(
+                    row["fit_s"],
+                    row["heldout_perplexity"],
+                    label=f"{label}, {row['n_iter']} iter.",
+                    **{**style, "linestyle": "none"},
+                )
         for config, label in LDA_POINTS:
             row = by_config.get(config)
             if row is None:

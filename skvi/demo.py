@@ -26,11 +26,13 @@ training and held-out samples.
 Topic models: :class:`skvi.VariationalLDA` beside scikit-learn's
 ``LatentDirichletAllocation`` (20 topics, defaults otherwise: batch, 10 passes) on 3,000
 documents of skvi's docstring corpus (:func:`skvi.datasets.load_docstring_counts`), split
-90/10. Their rows show skvi's ELBO per training *token* and the held-out perplexity
-computed the same way for both libraries, :func:`skvi.metrics.perplexity_from_theta` with
-each library's own ``transform`` of the held-out documents and its ``components_``; the
-mixture columns (held-out log-likelihood, ARI) are n/a for them, and so is ``converged``
-(neither library checks convergence by default: ``evaluate_every=-1``).
+90/10, and skvi's collapsed variational Bayes (``learning_method='cvb0'``, not in
+scikit-learn) with ``CVB0_PASSES`` passes. Their rows show skvi's ELBO per training
+*token* and the held-out perplexity computed the same way for every fit,
+:func:`skvi.metrics.perplexity_from_theta` with each library's own ``transform`` of the
+held-out documents and its ``components_``; the mixture columns (held-out
+log-likelihood, ARI) are n/a for them, and so is ``converged`` (neither library checks
+convergence by default: ``evaluate_every=-1``).
 
 Regression: :class:`skvi.VariationalEMRegressor` beside ``BayesianRidge`` and
 ``ARDRegression`` on the bundled diabetes data (442 x 10, split 80/20), and with the ARD
@@ -50,6 +52,8 @@ import numpy as np
 from . import VariationalEMRegressor, VariationalGaussianMixture, VariationalLDA, __version__
 
 RANDOM_STATE = 0
+#: Passes of the collapsed variational Bayes LDA fit (it needs more than batch mode).
+CVB0_PASSES = 50
 
 COLUMNS = [
     ("dataset", "dataset", "l"),
@@ -105,9 +109,9 @@ def warm_up():
             ).fit(X)
             est.predict(X)
             est.score(X)
-        # The LDA kernels: fit (batch and online) and transform on a tiny count matrix.
+        # The LDA kernels: fit (batch, online, cvb0) and transform on a tiny count matrix.
         counts, _, _ = make_lda_corpus(100, 30, 3, random_state=RANDOM_STATE)
-        for method in ("batch", "online"):
+        for method in ("batch", "online", "cvb0"):
             lda = VariationalLDA(n_components=3, learning_method=method, max_iter=2, random_state=0)
             lda.fit(counts).transform(counts)
         y = X @ np.array([1.0, -2.0, 0.5])
@@ -210,6 +214,8 @@ def _lda_row(dataset, library, est, X_train, X_test):
     from .metrics import perplexity_from_theta
 
     name = type(est).__name__
+    if library == "skvi":
+        name += f" {est.learning_method}"
     seconds = _timed_fit(name, library, dataset, est, X_train)
     theta = est.transform(X_test)
     is_skvi = library == "skvi"
@@ -238,9 +244,11 @@ def compare_lda_docstrings():
     X_train, X_test = train_test_split(X, test_size=0.1, random_state=RANDOM_STATE)
     dataset = f"docstrings {X_train.shape[0]} x {X.shape[1]}, K=20"
     params = dict(n_components=20, random_state=RANDOM_STATE)
+    cvb0 = VariationalLDA(learning_method="cvb0", max_iter=CVB0_PASSES, **params)
     return [
         _lda_row(dataset, "skvi", VariationalLDA(**params), X_train, X_test),
         _lda_row(dataset, "sklearn", LatentDirichletAllocation(**params), X_train, X_test),
+        _lda_row(dataset, "skvi", cvb0, X_train, X_test),
     ]
 
 

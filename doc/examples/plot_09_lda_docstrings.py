@@ -56,6 +56,7 @@ from sklearn.model_selection import train_test_split
 
 from skvi import VariationalLDA
 from skvi.datasets import load_docstring_counts
+from skvi.metrics import perplexity_from_theta
 
 t_start = time.perf_counter()
 counts = load_docstring_counts(
@@ -110,6 +111,27 @@ ax1.legend()
 fig.tight_layout()
 
 # %%
+# Mean-field VB against collapsed VB (CVB0)
+# -----------------------------------------
+# ``learning_method='cvb0'`` integrates :math:`\theta` and :math:`\beta` out and
+# updates one responsibility vector per document-word entry with expected counts
+# (Asuncion et al. 2009; :ref:`lda-cvb0`). Its bound is not the quantity it optimises,
+# so the comparison is made with the plug-in held-out perplexity of
+# :func:`skvi.metrics.perplexity_from_theta`, :math:`\exp(-\sum_{dw} n_{dw} \ln \sum_k
+# \hat\theta_{dk} \hat\beta_{kw} / \sum_{dw} n_{dw})`, with :math:`\hat\theta` from
+# :meth:`~skvi.VariationalLDA.transform` and the normalised ``components_``, which
+# involves neither method's bound. The same default priors :math:`\alpha = \eta = 1/K`.
+print(f"{'method':<22}{'passes':>7}{'train ELBO':>13}{'plug-in test perp.':>20}{'time':>7}")
+for method, passes in [("batch", 30), ("cvb0", 30), ("cvb0", 60)]:
+    t0 = time.perf_counter()
+    lda = VariationalLDA(
+        n_components=K, learning_method=method, max_iter=passes, random_state=0
+    ).fit(X_train)
+    elapsed = time.perf_counter() - t0
+    plug_in = perplexity_from_theta(lda.transform(X_test), lda.components_, X_test)
+    print(f"{method:<22}{passes:>7}{lda.lower_bound_:>13.1f}{plug_in:>20.1f}{elapsed:>6.1f}s")
+
+# %%
 # Top words per topic
 # -------------------
 # The ten words of highest probability :math:`\mathbb E_q[\beta_{kw}]` in each topic of
@@ -159,5 +181,12 @@ fig.tight_layout()
 # numbers of this corpus (they depend on the installed package versions); learning
 # :math:`\eta` can also overfit the vocabulary of the training documents, and the
 # held-out perplexity is the check to make.
+#
+# In the second table CVB0 reaches a lower plug-in held-out perplexity than batch
+# mean-field VB with the same priors, at a similar cost per fit: mean-field updates
+# discount every expected count by about half a token
+# (:math:`\exp\psi(n + a) \approx n + a - 1/2`), which weighs most on rare words. Its
+# training ELBO, which it does not maximise, is nevertheless comparable with batch
+# mode's: both are the ELBO of a mean-field distribution.
 print(f"total run time {time.perf_counter() - t_start:.1f} s")
 plt.show()
