@@ -69,7 +69,8 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     learning_offset : float, default=10.0
         :math:`\tau_0` (greater than 1 as in scikit-learn).
     max_iter : int, default=10
-        Passes over the data ('cvb0' typically needs 30 to 100).
+        Passes over the data ('cvb0' needs more than 'batch': see its section of the
+        user guide).
     batch_size : int, default=128
         Documents per mini-batch (online).
     evaluate_every : int, default=-1
