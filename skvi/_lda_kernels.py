@@ -449,7 +449,7 @@ def _cvb0_doc(lo, hi, indices, data, resp, delta, base, word_topic, topic_total,
         total = 0.0
         for k in range(n_comp):
             s = own * r[k]
-            # the max() only guard against rounding below zero
+            # the max() only guards against rounding below zero
             v = (max(row[k] - s, 0.0) + eta) * (max(doc_topic[k] - s, 0.0) + alpha[k])
             v /= max(topic_total[k] - s, w_eta)
             new[k] = v

@@ -142,6 +142,17 @@ def _timed_fit(name, library, dataset, est, *fit_args, one_blas_thread=True):
         return time.perf_counter() - t0
 
 
+def _row_head(dataset, name, library, est, seconds):
+    """The columns every row shares: what was fitted on what, its time and iterations."""
+    return {
+        "dataset": dataset,
+        "estimator": name,
+        "library": library,
+        "fit_s": seconds,
+        "n_iter": int(est.n_iter_),
+    }
+
+
 def _fit_row(dataset, library, est, X_train, X_test, y_train):
     """Fit ``est``, time it, and return its table row."""
     from sklearn.metrics import adjusted_rand_score
@@ -150,11 +161,7 @@ def _fit_row(dataset, library, est, X_train, X_test, y_train):
     seconds = _timed_fit(name, library, dataset, est, X_train)
     is_skvi = library == "skvi"
     return {
-        "dataset": dataset,
-        "estimator": name,
-        "library": library,
-        "fit_s": seconds,
-        "n_iter": int(est.n_iter_),
+        **_row_head(dataset, name, library, est, seconds),
         "converged": bool(est.converged_),
         "elbo_per_sample": est.lower_bound_ / X_train.shape[0] if is_skvi else None,
         "score": float(est.score(X_test)),
@@ -220,11 +227,7 @@ def _lda_row(dataset, library, est, X_train, X_test):
     theta = est.transform(X_test)
     is_skvi = library == "skvi"
     return {
-        "dataset": dataset,
-        "estimator": name,
-        "library": library,
-        "fit_s": seconds,
-        "n_iter": int(est.n_iter_),
+        **_row_head(dataset, name, library, est, seconds),
         "converged": None,
         "elbo_per_sample": est.lower_bound_ / X_train.sum() if is_skvi else None,
         "score": perplexity_from_theta(theta, est.components_, X_test),
@@ -260,11 +263,7 @@ def _regression_row(dataset, library, est, X_train, X_test, y_train, y_test):
     seconds = _timed_fit(name, library, dataset, est, X_train, y_train, one_blas_thread=False)
     is_skvi = library == "skvi"
     return {
-        "dataset": dataset,
-        "estimator": name,
-        "library": library,
-        "fit_s": seconds,
-        "n_iter": int(est.n_iter_),
+        **_row_head(dataset, name, library, est, seconds),
         "converged": bool(est.converged_) if is_skvi else None,
         "elbo_per_sample": est.lower_bound_ / X_train.shape[0] if is_skvi else None,
         "score": float(est.score(X_test, y_test)),
