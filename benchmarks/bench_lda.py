@@ -578,7 +578,7 @@ def seed_spread(corpus, n_passes, rows, cvb0_passes, cvb0_target):
 
 def sweep_cost(corpus, repeats):
     """Time per document sweep of the E-step kernel on one thread, float64 against the
-    float32 first phase (:mod:`skvi._lda_kernels`), with the topics after 5 passes and
+    float32 sweeps (:mod:`skvi._lda_kernels`), with the topics after 5 passes and
     the random starts of a fresh pass; the statistics are not accumulated."""
     from skvi import _lda_kernels as kern
     from skvi._jit import num_threads

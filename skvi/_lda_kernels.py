@@ -13,13 +13,19 @@ contiguous rows and nothing underflows whatever the priors. ``exp(E[ln theta_d])
 shifted by its own maximum in the same way; both shifts are added back in the log
 normalisers.
 
+Each sweep reads a copy of the document's rows of the topic matrix gathered once per
+document, word-minor (``local[k, j] = exp_topic_word[w_j, k]``, padded with zero-count
+words to a multiple of :data:`WORD_PAD`), so that both halves of a sweep, the normalisers
+``sum_k et_k local[k, j]`` and the sums ``sum_j (n_j / norm_j) local[k, j]``, run along
+contiguous words in vector registers rather than one dependent dot product per word.
+
 The fixed point runs in two phases (:func:`_doc_fixed_point`): first with ``inner``, a
-float32 copy of ``exp_topic_word`` padded to a multiple of 8 topics (eight float32 lanes;
-the E-step table of the LDA benchmark gives the time per sweep of both precisions), until
-the change is below ``tol`` or below what float32 resolves; then in float64, at least one
-sweep, until the change is below ``tol``: the returned ``gamma`` is a float64 update. The
-statistics and every term of the ELBO are computed in float64 from the final ``gamma``, so
-the bound is exact for the parameters returned.
+float32 copy of ``exp_topic_word`` (the E-step table of the LDA benchmark gives the time
+per sweep of both precisions), until the change is below ``tol`` or below what float32
+resolves; only in the second case (or if a normaliser underflows in float32) the sweeps go
+on in float64 until the change is below ``tol``. The statistics and every term of the
+ELBO are computed in float64 from the final ``gamma``, so the bound is exact for the
+parameters returned, whichever precision the last sweep had.
 
 Documents are split into a fixed number of blocks (independent of the thread count), each
 with its own topic-word accumulator, and the blocks are reduced in index order.
@@ -57,8 +63,8 @@ MAX_BLOCKS = 16
 MAX_STATS_BYTES = 256 * 2**20
 #: Where a document's fixed point starts (see :func:`_e_step`).
 FRESH, WARM = 0, 1
-#: Padding of the float32 topic matrix: a multiple of this many topics.
-LANES = 8
+#: A document's gathered words are padded to a multiple of this many (16 float32 lanes).
+WORD_PAD = 16
 #: The float32 phase stops once the mean change per topic is below this fraction of the
 #: mean ``gamma`` (float32 resolves ~6e-8 of a value; sums of many words lose more).
 FLOAT32_FLOOR = 1e-5
@@ -74,12 +80,11 @@ CVB0_BLOCKS = 16
 CVB0_TASK_DOCS = 16
 
 
-def _topic_tables(components, n_pad):
+def _topic_tables(components):
     """What the E-step needs from the topics' Dirichlet parameters ``components``
     (lambda, (K, V)): ``E[ln beta]`` (K, V) (Blei et al. 2003, eq. 8), the
     vocabulary-major shifted exponentials ``exp(E[ln beta_kw] - shift_w)`` (V, K), the
-    shifts ``shift_w = max_k E[ln beta_kw]`` (V,), and their float32 copy with zero
-    columns up to ``n_pad`` (V, n_pad)."""
+    shifts ``shift_w = max_k E[ln beta_kw]`` (V,), and their float32 copy (V, K)."""
     n_comp, n_words = components.shape
     e_log_beta = np.empty((n_comp, n_words))
     for k in prange(n_comp):
@@ -91,7 +96,7 @@ def _topic_tables(components, n_pad):
         for w in range(n_words):
             e_log_beta[k, w] = digamma(row[w]) - psi_total
     exp_topic_word = np.empty((n_words, n_comp))
-    inner = np.zeros((n_words, n_pad), dtype=np.float32)
+    inner = np.empty((n_words, n_comp), dtype=np.float32)
     shift = np.empty(n_words)
     for w in prange(n_words):
         mx = -np.inf
@@ -121,11 +126,6 @@ def _topic_kl(components, e_log_beta, eta):
     for k in range(n_comp):
         total += per_topic[k]
     return total
-
-
-def padded_width(n_comp):
-    """Columns of the float32 topic matrix: ``n_comp`` rounded up to :data:`LANES`."""
-    return -(-n_comp // LANES) * LANES
 
 
 @jit
@@ -184,42 +184,72 @@ def _exp_e_log_theta_fast(gamma, out):
         pa = a * (3.0 * a + 6.0) + 2.0
         pb = b * (3.0 * b + 6.0) + 2.0
         out[k] = (pa * qb + pb * qa) / (qa * qb) + 0.5 * r + series
+    for k in range(n_comp):  # apart, so that the loop above vectorises
         least = min(least, out[k])
     for k in range(n_comp):
         out[k] = (gamma[k] + _SHIFT_STEPS) * math.exp(least - out[k])
 
 
 @jit
-def _sweeps(lo, hi, indices, data, topics, alpha, gamma, et, et_m, acc, max_iter, tol):
+def _gather(lo, hi, indices, data, table, local, counts):
+    """A document's words, word-minor: ``local[k, j] = table[w_j, k]`` and ``counts[j] =
+    n_j`` for its entries ``j = lo..hi-1``, in the precision of ``local``; padded to a
+    multiple of :data:`WORD_PAD` with words of count 0 (``local = 1``: their normaliser
+    is positive and their share 0). Returns the padded length."""
+    cast = local.dtype.type
+    n = hi - lo
+    n_pad = -(-n // WORD_PAD) * WORD_PAD
+    for j in range(n):
+        row = table[indices[lo + j]]
+        for k in range(local.shape[0]):
+            local[k, j] = row[k]
+        counts[j] = cast(data[lo + j])
+    for j in range(n, n_pad):
+        for k in range(local.shape[0]):
+            local[k, j] = cast(1.0)
+        counts[j] = cast(0.0)
+    return n_pad
+
+
+@jit
+def _sweeps(n, local, counts, alpha, gamma, et, et_c, norm, max_iter, tol):
     """At most ``max_iter`` (phi, gamma) updates of one document in place, in the
-    precision of ``topics`` (its rows padded with zeros beyond ``K``), until the mean
+    precision of ``local`` (its words gathered by :func:`_gather`), until the mean
     absolute change of ``gamma`` is below ``tol``. Returns ``(sweeps, status)``:
     0 converged, 1 out of sweeps, 2 a word's normaliser underflowed (``gamma`` is then
     left as it was before the sweep)."""
     n_comp = alpha.shape[0]
-    n_pad = topics.shape[1]
-    cast = topics.dtype.type
-    zero = cast(0.0)
-    tiny = cast(1e-30 if topics.itemsize == 4 else 1e-300)
+    cast = local.dtype.type
+    tiny = cast(1e-30 if local.itemsize == 4 else 1e-300)
+    norm = norm[:n]
+    counts = counts[:n]
     for it in range(max_iter):
         _exp_e_log_theta_fast(gamma, et)
         for k in range(n_comp):
-            et_m[k] = et[k]  # (its padding is zero from the caller)
-        for k in range(n_pad):
-            acc[k] = zero
-        for j in range(lo, hi):
-            row = topics[indices[j]]
-            s = zero
-            for k in range(n_pad):
-                s += et_m[k] * row[k]
-            if s < tiny:
-                return it, 2
-            c = cast(data[j]) / s
-            for k in range(n_pad):
-                acc[k] += c * row[k]
+            et_c[k] = cast(et[k])
+        e = et_c[0]
+        first = local[0, :n]
+        for j in range(n):
+            norm[j] = e * first[j]
+        for k in range(1, n_comp):
+            e = et_c[k]
+            row = local[k, :n]
+            for j in range(n):
+                norm[j] += e * row[j]
+        low = False
+        for j in range(n):
+            low |= norm[j] < tiny
+        if low:
+            return it, 2
+        for j in range(n):
+            norm[j] = counts[j] / norm[j]
         change = 0.0
         for k in range(n_comp):
-            g = alpha[k] + et[k] * acc[k]
+            row = local[k, :n]
+            a = cast(0.0)
+            for j in range(n):
+                a += norm[j] * row[j]
+            g = alpha[k] + et[k] * a
             change += abs(g - gamma[k])
             gamma[k] = g
         if change / n_comp < tol:
@@ -232,23 +262,29 @@ def _doc_fixed_point(lo, hi, indices, data, exp_topic_word, inner, alpha, gamma,
                      tol):  # fmt: skip
     """Iterate the (phi, gamma) updates of one document in place; returns the sweeps used.
 
-    With ``inner`` (float32, padded) the first ``max_iter - 1`` sweeps at most run in
-    float32, until the mean change is below ``max(tol, FLOAT32_FLOOR * mean gamma)`` (or a
-    normaliser underflows in float32); the sweeps after them, at least one, run in
-    float64 until the change is below ``tol``. The last sweep, which decides convergence
-    and gives the returned ``gamma``, is always a float64 one. ``work``: scratch arrays
-    ``(et, et32, acc32, et64, acc64)``.
+    With ``inner`` (float32, vocabulary-major) the sweeps run in float32 until the mean
+    change is below ``max(tol, FLOAT32_FLOOR * mean gamma)``, and stop there if that is
+    ``tol`` (or after ``max_iter`` sweeps); if it is the float32 floor, or a normaliser
+    underflows in float32, the remaining sweeps run in float64 until the change is below
+    ``tol``. Without ``inner`` (no rows) every sweep is a float64 one. ``work``: scratch
+    arrays ``(et, et32, local32, counts32, norm32, et64, local64, counts64, norm64)``.
     """
-    et, et32, acc32, et64, acc64 = work
+    et, et32, local32, counts32, norm32, et64, local64, counts64, norm64 = work
     used = 0
-    if inner.shape[0] > 0 and max_iter > 1:
+    if inner.shape[0] > 0 and max_iter > 0:
         total = 0.0
         for k in range(alpha.shape[0]):
             total += gamma[k]
         loose = max(tol, FLOAT32_FLOOR * total / alpha.shape[0])
-        used, _ = _sweeps(lo, hi, indices, data, inner, alpha, gamma, et, et32, acc32,
-                          max_iter - 1, loose)  # fmt: skip
-    more, _ = _sweeps(lo, hi, indices, data, exp_topic_word, alpha, gamma, et, et64, acc64,
+        n32 = _gather(lo, hi, indices, data, inner, local32, counts32)
+        used, status = _sweeps(n32, local32, counts32, alpha, gamma, et, et32, norm32,
+                               max_iter, loose)  # fmt: skip
+        if status == 1 or (status == 0 and loose == tol):
+            return used
+    if used == max_iter:
+        return used
+    n64 = _gather(lo, hi, indices, data, exp_topic_word, local64, counts64)
+    more, _ = _sweeps(n64, local64, counts64, alpha, gamma, et, et64, norm64,
                       max_iter - used, tol)  # fmt: skip
     return used + more
 
@@ -285,12 +321,17 @@ def _e_step_block(
     (vocabulary-major, or no rows for none), ``terms`` (4,) and ``e_log_theta_sum`` (K,)."""
     n_comp = alpha.shape[0]
     random_starts = starts.shape[0] == indptr.shape[0] - 1
-    n_pad = inner.shape[1]
     stats[...] = 0.0  # here, in this block's thread, rather than serially by the caller
     et = np.empty(n_comp)
     elog = np.empty(n_comp)
-    work = (et, np.zeros(n_pad, inner.dtype), np.empty(n_pad, inner.dtype), np.empty(n_comp),
-            np.empty(n_comp))  # fmt: skip
+    longest = 0
+    for d in range(first, last):
+        longest = max(longest, indptr[d + 1] - indptr[d])
+    longest = -(-longest // WORD_PAD) * WORD_PAD
+    n32 = longest if inner.shape[0] > 0 else 0
+    work = (et, np.empty(n_comp, inner.dtype), np.empty((n_comp, n32), inner.dtype),
+            np.empty(n32, inner.dtype), np.empty(n32, inner.dtype), np.empty(n_comp),
+            np.empty((n_comp, longest)), np.empty(longest), np.empty(longest))  # fmt: skip
     for d in range(first, last):
         lo, hi = indptr[d], indptr[d + 1]
         g = gamma[d]
@@ -344,8 +385,8 @@ def _e_step(
         from the current ``gamma[d]`` (with ``max_iter=0``: evaluate the current
         ``gamma`` under the current topics).
 
-    ``inner``: the float32 topic matrix of the first phase of the fixed point, ``(V,
-    K_pad)`` (see the module docstring), or an array with no rows to iterate in float64
+    ``inner``: the float32 topic matrix of the fixed point's float32 sweeps, ``(V,
+    K)`` (see the module docstring), or an array with no rows to iterate in float64
     only. ``sstats``: if True, return the expected topic-word counts
     ``S[w, k] = sum_d n_dw phi_dwk`` (vocabulary-major); otherwise an empty array.
 

@@ -83,9 +83,10 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     mean_change_tol : float, default=1e-3
         (Not used by the 'cvb0' passes, only by :meth:`transform`.) A document's E-step
         stops when the mean absolute change of its
-        :math:`\gamma_d` falls below this. From 1e-5 up, the sweeps before the last run
-        in float32 (twice as fast); the last sweep, the statistics and the ELBO are
-        float64.
+        :math:`\gamma_d` falls below this. From 1e-5 up, the sweeps run in float32
+        (about twice as fast), with float64 sweeps after them only for documents whose
+        change float32 cannot resolve below this (long documents); the statistics and
+        the ELBO are always float64, computed from the final :math:`\gamma_d`.
     max_doc_update_iter : int, default=100
         Maximum E-step sweeps per document.
     n_jobs : int or None, default=None
@@ -298,7 +299,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         vocabulary-major shifted exponentials (V, K) with their shifts (V,)."""
         self.components_ = components
         with num_threads(self.n_jobs):
-            tables = kern.topic_tables(components, kern.padded_width(components.shape[0]))
+            tables = kern.topic_tables(components)
         self._e_log_beta, self._exp_topic_word, self._word_shift, self._inner = tables
 
     def _run_e_step(

@@ -198,14 +198,14 @@ def test_one_iteration_equals_sklearn_batch(doc_prior):
 
 def test_passes_follow_sklearn_batch_at_its_defaults():
     # Each pass restarts the documents from the same random draws as scikit-learn; the
-    # float32 first phase of the fixed point stops some documents a sweep apart from it.
-    # Measured: 1.2e-4 relative after 1 and 3 passes.
+    # float32 sweeps of the fixed point can stop a document a sweep apart from it.
+    # Measured: 9.3e-6 and 5.9e-6 relative after 1 and 3 passes.
     X, _, _ = make_lda_corpus(300, 60, 4, doc_topic_prior=0.3, doc_length=50, random_state=1)
     ours = VariationalLDA(4, max_iter=3, random_state=3).fit(X)
     theirs = LatentDirichletAllocation(4, max_iter=3, learning_method="batch", random_state=3)
     theirs.fit(X)
     assert ours._n_warm_passes == 0
-    assert_allclose(ours.components_, theirs.components_, rtol=1e-3)
+    assert_allclose(ours.components_, theirs.components_, rtol=1e-4)
 
 
 # ------------------------------------------------------------------- priors
@@ -340,7 +340,11 @@ def test_transform():
     empty = X.sum(axis=1) == 0
     assert_allclose(theta[empty], np.broadcast_to(alpha / alpha.sum(), (2, 3)), rtol=1e-12)
     gamma = model.transform(X, normalize=False)
-    assert_allclose(gamma.sum(axis=1), alpha.sum() + X.sum(axis=1), rtol=1e-10)
+    # the last sweeps in float32 at the default mean_change_tol, float64 below 1e-5
+    assert_allclose(gamma.sum(axis=1), alpha.sum() + X.sum(axis=1), rtol=1e-6)
+    exact = copy.deepcopy(model).set_params(mean_change_tol=1e-6)
+    gamma = exact.transform(X, normalize=False)
+    assert_allclose(gamma.sum(axis=1), alpha.sum() + X.sum(axis=1), rtol=1e-12)
     for fmt in (sp.csr_matrix, sp.csc_matrix, sp.coo_matrix, sp.csr_array):
         Xs = fmt(X)
         kept = Xs.copy()
