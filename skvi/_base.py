@@ -15,10 +15,11 @@ choice of the best restart, ``warm_start``, ``verbose`` printing and the
 
 and may provide a fifth:
 
-``_leave_plateau(X, sample_weight, bound, min_gain) -> float or None``
-    Called when the change falls below ``tol``: try a move that raises the ELBO by more
-    than ``min_gain`` (the state after it, and its ELBO), or return None to declare
-    convergence. Coordinate ascent can crawl along a plateau (two components sharing a
+``_leave_plateau(X, sample_weight, bound, scale) -> float or None``
+    Called when the change falls below the convergence test: try a move that raises the
+    ELBO by more than the model's own threshold (for the mixture, ``tol * scale``, where
+    ``scale`` is the loop's ``n_samples_eff``) and return the ELBO after it, or None to
+    declare convergence. Coordinate ascent can crawl along a plateau (two components sharing a
     cluster separate at ~1e-4 nats per sample per sweep); this is where a model can
     jump off it. The loop stays monotone because only improving moves are kept.
 """
@@ -35,12 +36,18 @@ from sklearn.utils import check_random_state
 class VariationalEstimator(BaseEstimator):
     """Base class owning the CAVI fit loop (see the module docstring)."""
 
-    def _leave_plateau(self, X, sample_weight, bound, min_gain):
+    def _leave_plateau(self, X, sample_weight, bound, scale):
         return None
 
-    def _convergence_checked(self):
-        """Whether a fit that never met the convergence test deserves a warning."""
-        return True
+    def _convergence_warning(self):
+        """The text of the ``ConvergenceWarning`` for a fit that never met the convergence
+        test, naming what the user can change; None when the fit had no test to meet."""
+        return (
+            f"{type(self).__name__} did not converge in max_iter={self.max_iter} "
+            "iterations: the best initialization's ELBO still changed by more than "
+            f"tol={self.tol:g} per sample. Increase max_iter or tol, try other "
+            "initialization parameters, or check for degenerate data."
+        )
 
     def _converged(self, bounds, scale):
         """Default test: ``|bounds[-1] - bounds[-2]| / scale < tol`` (``bounds`` starts
@@ -74,8 +81,8 @@ class VariationalEstimator(BaseEstimator):
                 previous = bound
                 bound = self._cavi_step(X, sample_weight)
                 history.append(bound)
-                change = (bound - previous) / scale
                 if self.verbose and n_iter % self.verbose_interval == 0:
+                    change = (bound - previous) / scale
                     msg = f"  Iteration {n_iter}\t ELBO {bound:.10g}\t change/sample {change:.3e}"
                     if self.verbose >= 2:
                         msg += f"\t time {time.perf_counter() - t0:.3f}s"
@@ -83,7 +90,7 @@ class VariationalEstimator(BaseEstimator):
                 if self._converged([start, *history], scale):
                     moved = None
                     if n_iter < self.max_iter:
-                        moved = self._leave_plateau(X, sample_weight, bound, self.tol * scale)
+                        moved = self._leave_plateau(X, sample_weight, bound, scale)
                     if moved is None:
                         converged = True
                         break
@@ -105,13 +112,9 @@ class VariationalEstimator(BaseEstimator):
 
         params, history, n_iter, converged = best
         self._set_parameters(params)
-        if not converged and self.max_iter > 0 and self._convergence_checked():
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init "
-                "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+        message = None if converged or self.max_iter == 0 else self._convergence_warning()
+        if message is not None:
+            warnings.warn(message, ConvergenceWarning, stacklevel=3)
         self.lower_bound_ = float(best_bound)
         self.lower_bounds_ = np.asarray(history, dtype=float)
         self.n_iter_ = n_iter

@@ -27,6 +27,12 @@ on in float64 until the change is below ``tol``. The statistics and every term o
 ELBO are computed in float64 from the final ``gamma``, so the bound is exact for the
 parameters returned, whichever precision the last sweep had.
 
+The Kullback-Leibler terms of the bound (a document's ``KL(Dir(gamma_d) || Dir(alpha))``,
+a topic's ``KL(Dir(lambda_k) || Dir(eta))``) are computed as increments from the prior
+(:func:`dirichlet_kl_from_prior`): exactly zero for a factor at its prior and accurate to
+the size of the data that moved it, so that the bound per token stays exact for counts
+far below the priors (down to 1e-300) as well as far above them.
+
 Documents are split into a fixed number of blocks (independent of the thread count), each
 with its own topic-word accumulator, and the blocks are reduced in index order.
 
@@ -53,7 +59,7 @@ import math
 import numpy as np
 
 from ._jit import jit, jit_parallel, prange
-from ._special import digamma, log_dirichlet_norm
+from ._special import digamma, trigamma
 
 #: Documents are split into at most this many blocks (and at least MIN_BLOCK_DOCS
 #: documents each): parallel slack for machines of up to 16 cores, few enough
@@ -71,6 +77,14 @@ FLOAT32_FLOOR = 1e-5
 #: The estimator runs the float32 phase only for a ``mean_change_tol`` at least this large
 #: (scikit-learn's default is 1e-3); a tighter tolerance asks for float64 iterates.
 FLOAT32_MIN_TOL = 1e-5
+#: A document's float32 sweeps run only if its length plus its ``sum(gamma)`` is below
+#: this: a sweep divides a count by a normaliser that may be as small as 1e-30 before the
+#: underflow test stops it, and float32 overflows at 3.4e38. Longer documents (counts far
+#: beyond any text's) iterate in float64 only.
+FLOAT32_MAX_LENGTH = 1e8
+#: :func:`lgamma_increment` uses its two-term Taylor series when ``|d| <= x *
+#: TAYLOR_INCREMENT`` (remainder at most ``5e-13 |d| max(1, 1/x)``).
+TAYLOR_INCREMENT = 1e-6
 _SHIFT_STEPS = 6.0
 MIN_BLOCK_DOCS = 256
 #: CVB0: documents per pass are visited in this many blocks (fewer for tiny corpora); the
@@ -78,6 +92,75 @@ MIN_BLOCK_DOCS = 256
 CVB0_BLOCKS = 16
 #: CVB0: documents per parallel task within a block.
 CVB0_TASK_DOCS = 16
+
+
+@jit
+def lgamma_increment(x, d, y, lgamma_x, psi_x, x_trigamma_x):
+    """``lgamma(y) - lgamma(x)`` for ``x > 0``, ``y > 0``, given ``d = y - x`` (as
+    precisely as the caller knows it), ``lgamma(x)``, ``psi(x)`` and ``x psi'(x)`` (finite
+    where ``psi'(x)`` itself overflows, below ``x = 1e-154``).
+
+    For ``|d| <= TAYLOR_INCREMENT x`` the Taylor series ``d psi(x) + d^2 psi'(x) / 2``,
+    whose remainder ``|d|^3 |psi''(xi)| / 6`` is at most ``|d| (d/x)^2 max(1, 1/x) / 2``
+    (``|psi''(x)| <= 2/x^3 + 1/x^2``); otherwise the difference of the two log-gammas,
+    whose rounding error ``eps (|lgamma(x)| + |lgamma(y)|)`` is then small against
+    ``|d|`` unless ``x`` is tiny. The series keeps a Dirichlet's KL from its prior
+    accurate to the size of the data that moved it: written with the two normalisers,
+    the KL loses ``eps |lgamma(x)|`` to cancellation whatever the data, which swamps
+    the bound of a corpus whose counts are tiny against the priors (counts of 1e-300, or
+    ``topic_word_prior=1e300``).
+    """
+    if d == 0.0:
+        return 0.0
+    if abs(d) <= TAYLOR_INCREMENT * x:
+        return d * (psi_x + 0.5 * (d / x) * x_trigamma_x)
+    return math.lgamma(y) - lgamma_x
+
+
+@jit
+def _increment_table(x):
+    """``(lgamma(x), psi(x), x psi'(x))`` for each entry of ``x``, as rows of a (n, 3)
+    array: what :func:`lgamma_increment` takes from its base point. ``x psi'(x)`` is
+    computed as ``1/x + x psi'(x + 1)``, finite for every positive ``x``."""
+    out = np.empty((x.shape[0], 3))
+    for i in range(x.shape[0]):
+        v = x[i]
+        out[i, 0] = math.lgamma(v)
+        out[i, 1] = digamma(v)
+        out[i, 2] = 1.0 / v + v * trigamma(v + 1.0)
+    return out
+
+
+@jit
+def dirichlet_kl_from_prior(prior, prior_table, total, total_row, posterior, e_log):
+    """``KL(Dir(posterior) || Dir(prior))`` written as increments from the prior,
+
+        sum_k s_k E[ln x_k] - sum_k Delta(prior_k, s_k) + Delta(sum prior, sum s),
+
+    with ``s = posterior - prior``, ``E[ln x] = e_log`` (under the posterior) and
+    ``Delta(x, d) = lgamma(x + d) - lgamma(x)`` (:func:`lgamma_increment`). ``prior``
+    may be a single value (a symmetric prior) or one value per entry; ``prior_table``
+    holds the matching rows of :func:`_increment_table`, ``total_row`` that of ``total``
+    (``sum prior``, as the caller computed it). The result is exactly 0 when the
+    posterior equals the prior and is accurate to the size of ``s``, not to that of the
+    normalisers (PRML B.23 for the KL).
+    """
+    n = posterior.shape[0]
+    symmetric = prior.shape[0] == 1
+    moved = 0.0
+    mass = 0.0
+    value = 0.0
+    for i in range(n):
+        j = 0 if symmetric else i
+        a = prior[j]
+        b = posterior[i]
+        s = b - a
+        moved += s
+        mass += b
+        row = prior_table[j]
+        value += s * e_log[i] - lgamma_increment(a, s, b, row[0], row[1], row[2])
+    row = total_row
+    return value + lgamma_increment(total, moved, mass, row[0], row[1], row[2])
 
 
 def _topic_tables(components):
@@ -112,16 +195,18 @@ def _topic_tables(components):
 
 def _topic_kl(components, e_log_beta, eta):
     """``sum_k KL(Dir(lambda_k) || Dir(eta 1))`` given ``E[ln beta]``: ``ln C(lambda_k) -
-    ln C(eta 1) + sum_w (lambda_kw - eta) E[ln beta_kw]`` (PRML B.23), summed over the
-    topics in order."""
+    ln C(eta 1) + sum_w (lambda_kw - eta) E[ln beta_kw]`` (PRML B.23), each computed by
+    :func:`dirichlet_kl_from_prior` (accurate to the size of ``lambda_k - eta``), summed
+    over the topics in order."""
     n_comp, n_words = components.shape
     per_topic = np.empty(n_comp)
-    prior_norm = math.lgamma(n_words * eta) - n_words * math.lgamma(eta)
+    prior = np.array([float(eta)])
+    total = n_words * float(eta)
+    table = _increment_table(np.array([float(eta), total]))
     for k in prange(n_comp):
-        value = log_dirichlet_norm(components[k]) - prior_norm
-        for w in range(n_words):
-            value += (components[k, w] - eta) * e_log_beta[k, w]
-        per_topic[k] = value
+        per_topic[k] = dirichlet_kl_from_prior(
+            prior, table[:1], total, table[1], components[k], e_log_beta[k]
+        )
     total = 0.0
     for k in range(n_comp):
         total += per_topic[k]
@@ -266,15 +351,19 @@ def _doc_fixed_point(lo, hi, indices, data, exp_topic_word, inner, alpha, gamma,
     change is below ``max(tol, FLOAT32_FLOOR * mean gamma)``, and stop there if that is
     ``tol`` (or after ``max_iter`` sweeps); if it is the float32 floor, or a normaliser
     underflows in float32, the remaining sweeps run in float64 until the change is below
-    ``tol``. Without ``inner`` (no rows) every sweep is a float64 one. ``work``: scratch
+    ``tol``. Without ``inner`` (no rows), or for a document whose length plus ``sum(gamma)``
+    reaches :data:`FLOAT32_MAX_LENGTH`, every sweep is a float64 one. ``work``: scratch
     arrays ``(et, et32, local32, counts32, norm32, et64, local64, counts64, norm64)``.
     """
     et, et32, local32, counts32, norm32, et64, local64, counts64, norm64 = work
     used = 0
-    if inner.shape[0] > 0 and max_iter > 0:
-        total = 0.0
-        for k in range(alpha.shape[0]):
-            total += gamma[k]
+    total = 0.0
+    for k in range(alpha.shape[0]):
+        total += gamma[k]
+    length = 0.0
+    for j in range(lo, hi):
+        length += data[j]
+    if inner.shape[0] > 0 and max_iter > 0 and total + length < FLOAT32_MAX_LENGTH:
         loose = max(tol, FLOAT32_FLOOR * total / alpha.shape[0])
         n32 = _gather(lo, hi, indices, data, inner, local32, counts32)
         used, status = _sweeps(n32, local32, counts32, alpha, gamma, et, et32, norm32,
@@ -314,11 +403,13 @@ def _words_term(lo, hi, indices, data, exp_topic_word, word_shift, et, shift, st
 
 @jit
 def _e_step_block(
-    first, last, indptr, indices, data, exp_topic_word, inner, word_shift, alpha, gamma, mode,
-    starts, max_iter, tol, stats, terms, e_log_theta_sum
+    first, last, indptr, indices, data, exp_topic_word, inner, word_shift, alpha, alpha_table,
+    alpha_total, total_row, gamma, mode, starts, max_iter, tol, stats, terms, e_log_theta_sum
 ):  # fmt: skip
     """Documents ``first..last-1`` of :func:`_e_step`, adding to this block's ``stats``
-    (vocabulary-major, or no rows for none), ``terms`` (4,) and ``e_log_theta_sum`` (K,)."""
+    (vocabulary-major, or no rows for none), ``terms`` (4,) and ``e_log_theta_sum`` (K,);
+    ``alpha_table``, ``total_row``: :func:`_increment_table` of ``alpha`` and of its sum
+    ``alpha_total``."""
     n_comp = alpha.shape[0]
     random_starts = starts.shape[0] == indptr.shape[0] - 1
     stats[...] = 0.0  # here, in this block's thread, rather than serially by the caller
@@ -351,11 +442,9 @@ def _e_step_block(
         # phi at its optimum for the final gamma: the statistics and the bound, in float64
         shift = _e_log_theta(g, elog, et)
         terms[0] += _words_term(lo, hi, indices, data, exp_topic_word, word_shift, et, shift, stats)
-        h = log_dirichlet_norm(g)
+        terms[1] += dirichlet_kl_from_prior(alpha, alpha_table, alpha_total, total_row, g, elog)
         for k in range(n_comp):
-            h += g[k] * elog[k]
             e_log_theta_sum[k] += elog[k]
-        terms[1] += h
         terms[2] += 1.0
 
 
@@ -390,11 +479,11 @@ def _e_step(
     only. ``sstats``: if True, return the expected topic-word counts
     ``S[w, k] = sum_d n_dw phi_dwk`` (vocabulary-major); otherwise an empty array.
 
-    Returns ``(S, doc_terms)`` with ``doc_terms = [L_words, H, n_docs_nonempty,
+    Returns ``(S, doc_terms)`` with ``doc_terms = [L_words, KL, n_docs_nonempty,
     sum_doc_sweeps]`` and ``e_log_theta_sum`` (K,), where ``L_words = sum_dw n_dw
     ln sum_k exp(E ln theta_dk + E ln beta_kw)`` (phi at its optimum for the final gamma),
-    ``H = sum_d [ln C(gamma_d) + sum_k gamma_dk E ln theta_dk]`` (the gamma-only part of
-    ``sum_d KL(Dir(gamma_d) || Dir(alpha))``), and ``e_log_theta_sum[k] = sum_d
+    ``KL = sum_d KL(Dir(gamma_d) || Dir(alpha))`` (:func:`dirichlet_kl_from_prior`,
+    accurate to the size of ``gamma_d - alpha``), and ``e_log_theta_sum[k] = sum_d
     E ln theta_dk`` over non-empty documents. Empty documents get ``gamma_d = alpha``
     and contribute nothing.
     """
@@ -405,11 +494,16 @@ def _e_step(
     blocks = np.empty((nb, n_words if sstats else 0, n_comp))
     terms_b = np.zeros((nb, 4))
     elt_b = np.zeros((nb, n_comp))
+    alpha_table = _increment_table(alpha)
+    alpha_total = 0.0
+    for k in range(n_comp):
+        alpha_total += alpha[k]
+    total_row = _increment_table(np.array([alpha_total]))[0]
     for b in prange(nb):
         _e_step_block(
             b * size, min(n_docs, (b + 1) * size), indptr, indices, data, exp_topic_word,
-            inner, word_shift, alpha, gamma, mode, starts, max_iter, tol, blocks[b], terms_b[b],
-            elt_b[b],
+            inner, word_shift, alpha, alpha_table, alpha_total, total_row, gamma, mode, starts,
+            max_iter, tol, blocks[b], terms_b[b], elt_b[b],
         )  # fmt: skip
     # the blocks' statistics summed in block order, in parallel over the vocabulary
     stats = np.empty((blocks.shape[1], n_comp))
@@ -487,12 +581,16 @@ def _cvb0_doc(lo, hi, indices, data, resp, delta, base, word_topic, topic_total,
         own = min(c, 1.0)
         row = word_topic[indices[j]]
         r = resp[j]
-        total = 0.0
+        # the max() only guards against rounding below zero. The word's share of the
+        # topic (at most 1) is formed in a loop of its own: written as one expression,
+        # fastmath's reassociation may multiply the two counts first, which overflows
+        # from counts of about 1e154 on
         for k in range(n_comp):
             s = own * r[k]
-            # the max() only guards against rounding below zero
-            v = (max(row[k] - s, 0.0) + eta) * (max(doc_topic[k] - s, 0.0) + alpha[k])
-            v /= max(topic_total[k] - s, w_eta)
+            new[k] = (max(row[k] - s, 0.0) + eta) / max(topic_total[k] - s, w_eta)
+        total = 0.0
+        for k in range(n_comp):
+            v = new[k] * (max(doc_topic[k] - own * r[k], 0.0) + alpha[k])
             new[k] = v
             total += v
         scale = 1.0 / total

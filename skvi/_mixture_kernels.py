@@ -1,8 +1,9 @@
 """Numba kernels of the variational Gaussian mixture.
 
 The E-step of every covariance type is written as one linear map of an expanded
-feature vector. For a row ``x`` and a shift ``c`` (the data centre), let
-``u = x - c`` and
+feature vector. For a row ``x``, a centre ``c`` and a scale ``s`` (a power of two, see
+``VariationalGaussianMixture``: the kernels receive ``shift = c / s`` and
+``inv_scale = 1 / s``), let ``u = x / s - c / s``, which equals ``(x - c) / s`` exactly, and
 
 * ``full``/``tied``: ``z(x) = [u_1..u_d, u_i u_j for i <= j]``  (``d + d(d+1)/2`` entries),
 * ``diag``: ``z(x) = [u_1..u_d, u_1^2..u_d^2]``,
@@ -43,11 +44,12 @@ def n_coefficients(n_features, ctype):
 
 
 @jit
-def _expand(x, center, ctype, z):
-    """Write ``z(x)`` of the module docstring into ``z`` (float64)."""
+def _expand(x, shift, inv_scale, ctype, z):
+    """Write ``z(x)`` of the module docstring into ``z`` (float64), with
+    ``u = x * inv_scale - shift``."""
     d = x.shape[0]
     for j in range(d):
-        z[j] = x[j] - center[j]
+        z[j] = x[j] * inv_scale - shift[j]
     if ctype == DIAG:
         for j in range(d):
             z[d + j] = z[j] * z[j]
@@ -66,11 +68,11 @@ def _expand(x, center, ctype, z):
 
 
 @jit
-def _expand_rows(X, start, stop, center, ctype, Z):
+def _expand_rows(X, start, stop, shift, inv_scale, ctype, Z):
     """``Z[i] = [1, z(X[start + i])]`` for the rows ``start:stop``."""
     for i in range(stop - start):
         Z[i, 0] = 1.0
-        _expand(X[start + i], center, ctype, Z[i, 1:])
+        _expand(X[start + i], shift, inv_scale, ctype, Z[i, 1:])
 
 
 @jit
@@ -100,7 +102,7 @@ def _row_resp(logits, resp):
     return lse, r_log_r
 
 
-def _estep_stats(X, weights, center, coef, ctype):
+def _estep_stats(X, weights, shift, inv_scale, coef, ctype):
     """Fused E-step and sufficient statistics.
 
     With ``Z`` the rows ``[1, z(x_n)]`` and ``coef`` of shape ``(1 + len(z), K)`` (row 0
@@ -128,7 +130,7 @@ def _estep_stats(X, weights, center, coef, ctype):
         stop = min(n, (b + 1) * BLOCK_ROWS)
         for s0 in range(b * BLOCK_ROWS, stop, SUB_ROWS):
             m = min(SUB_ROWS, stop - s0)
-            _expand_rows(X, s0, s0 + m, center, ctype, Z)
+            _expand_rows(X, s0, s0 + m, shift, inv_scale, ctype, Z)
             L = np.dot(Z[:m], coef)
             for i in range(m):
                 w = weights[s0 + i]
@@ -149,7 +151,7 @@ def _estep_stats(X, weights, center, coef, ctype):
     return stats, extra
 
 
-def _resp_stats(X, weights, center, resp, ctype, n_coef):
+def _resp_stats(X, weights, shift, inv_scale, resp, ctype, n_coef):
     """``Z.T @ (weights[:, None] * resp)`` and ``sum(weights[:, None] * resp * log resp)``
     for given responsibilities (``Z`` as in :func:`_estep_stats`)."""
     n = X.shape[0]
@@ -164,7 +166,7 @@ def _resp_stats(X, weights, center, resp, ctype, n_coef):
         stop = min(n, (b + 1) * BLOCK_ROWS)
         for s0 in range(b * BLOCK_ROWS, stop, SUB_ROWS):
             m = min(SUB_ROWS, stop - s0)
-            _expand_rows(X, s0, s0 + m, center, ctype, Z)
+            _expand_rows(X, s0, s0 + m, shift, inv_scale, ctype, Z)
             for i in range(m):
                 w = weights[s0 + i]
                 for k in range(n_comp):
@@ -182,7 +184,7 @@ def _resp_stats(X, weights, center, resp, ctype, n_coef):
     return stats, ent
 
 
-def _log_resp(X, center, coef, ctype):
+def _log_resp(X, shift, inv_scale, coef, ctype):
     """``(log_softmax(Z @ coef), logsumexp(Z @ coef))``: normalised log-responsibilities
     ``(n, K)`` and per-row log-normalisers ``(n,)``."""
     n = X.shape[0]
@@ -196,7 +198,7 @@ def _log_resp(X, center, coef, ctype):
         stop = min(n, (b + 1) * BLOCK_ROWS)
         for s0 in range(b * BLOCK_ROWS, stop, SUB_ROWS):
             m = min(SUB_ROWS, stop - s0)
-            _expand_rows(X, s0, s0 + m, center, ctype, Z)
+            _expand_rows(X, s0, s0 + m, shift, inv_scale, ctype, Z)
             L = np.dot(Z[:m], coef)
             for i in range(m):
                 lse, _ = _row_resp(L[i], resp)

@@ -24,10 +24,99 @@ from ._special import (
     trigamma,
 )
 
+#: The largest number of tokens (sum of the counts) of a corpus: the ELBO's terms grow as
+#: ``n ln n`` and must stay within float64's range (1.8e308). For ``partial_fit`` the
+#: corpus is the stream, ``X.sum() * total_samples / n_samples`` tokens.
+MAX_TOKENS = 1e300
+#: The largest total prior mass, ``n_features * topic_word_prior`` and
+#: ``sum(doc_topic_prior)``: the log normaliser of the prior, ``lgamma(mass)``, must be
+#: finite (it overflows from about 2.5e305).
+MAX_PRIOR_MASS = 1e305
+#: Online learning (``learning_method='online'``, ``partial_fit``): the largest
+#: ``n_features * topic_word_prior``. Its topics start near one pseudo-count per entry
+#: (as scikit-learn's), not at the prior, so their KL from the prior is a difference of
+#: log-gammas of about ``K n_features eta ln(n_features eta)`` nats, which float64
+#: resolves to 2.2e-16 of that: at 1e12, about 6e-3 nats per topic.
+MAX_ONLINE_PRIOR_MASS = 1e12
+
+
+def _check_sparse_structure(X, whom):
+    """Check the index arrays of a sparse matrix before anything reads through them.
+
+    SciPy does not check them (an index out of range makes a kernel read or write out of
+    bounds). For CSR and CSC: ``indptr`` has one entry per row (column) plus one, starts
+    at 0, never decreases and ends at most at ``len(indices) == len(data)``; every index
+    of a stored entry is in ``[0, n_columns)`` (``[0, n_rows)``). For COO: the row and
+    column indices are within the shape. One vectorised pass over the index arrays; the
+    input is never modified. Entries stored past ``indptr[-1]`` are dropped on a copy.
+
+    Parameters
+    ----------
+    X : sparse matrix or array
+        Only CSR, CSC and COO are inspected; other formats are returned unchanged
+        (SciPy converts them through COO, which it checks).
+    whom : str
+        Name of the caller, for the message.
+
+    Returns
+    -------
+    X : sparse matrix or array
+        ``X``, or a copy without the entries past ``indptr[-1]``.
+
+    Raises
+    ------
+    ValueError
+        Naming the inconsistency and the limit it breaks.
+    """
+    fmt = getattr(X, "format", None)
+    if fmt in ("csr", "csc"):
+        n_major, n_minor = X.shape if fmt == "csr" else X.shape[::-1]
+        indptr, indices = np.asarray(X.indptr), np.asarray(X.indices)
+        prefix = f"{whom}: malformed {fmt.upper()} input:"
+        if indptr.ndim != 1 or indptr.shape[0] != n_major + 1:
+            raise ValueError(
+                f"{prefix} indptr has {indptr.shape} entries; expected {n_major + 1} "
+                f"({'rows' if fmt == 'csr' else 'columns'} + 1)."
+            )
+        if indices.shape != np.shape(X.data):
+            raise ValueError(
+                f"{prefix} indices and data have {indices.shape[0]} and "
+                f"{np.shape(X.data)[0]} entries; they must have the same length."
+            )
+        if indptr[0] != 0 or indptr[-1] > indices.shape[0]:
+            raise ValueError(
+                f"{prefix} indptr must start at 0 and end at most at len(indices)="
+                f"{indices.shape[0]}; it runs from {indptr[0]} to {indptr[-1]}."
+            )
+        if n_major and np.any(np.diff(indptr) < 0):
+            raise ValueError(f"{prefix} indptr must be non-decreasing.")
+        nnz = int(indptr[-1])
+        if nnz:
+            lo, hi = indices[:nnz].min(), indices[:nnz].max()
+            if lo < 0 or hi >= n_minor:
+                raise ValueError(
+                    f"{prefix} its {'column' if fmt == 'csr' else 'row'} indices must be "
+                    f"in [0, {n_minor}); they range from {lo} to {hi}."
+                )
+        if nnz < indices.shape[0]:
+            X = X.copy()
+            X.prune()
+    elif fmt == "coo":
+        for name, index, size in (("row", X.row, X.shape[0]), ("col", X.col, X.shape[1])):
+            if index.size and (index.min() < 0 or index.max() >= size):
+                raise ValueError(
+                    f"{whom}: malformed COO input: its {name} indices must be in [0, {size}); "
+                    f"they range from {index.min()} to {index.max()}."
+                )
+    return X
+
 
 def _perplexity(bound, n_tokens):
     """``exp(-bound / n_tokens)``; ``inf`` beyond the float range (tiny corpora with
-    extreme priors), without an overflow warning."""
+    extreme priors), without an overflow warning. A corpus without tokens has perplexity
+    1: the geometric mean of the probabilities of no tokens is the empty product."""
+    if n_tokens == 0:
+        return 1.0
     with np.errstate(over="ignore"):
         return float(np.exp(-bound / n_tokens))
 
@@ -100,9 +189,11 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     Attributes
     ----------
     components_ : ndarray of shape (n_components, n_features)
-        :math:`\lambda`, the topic-word Dirichlet parameters.
+        :math:`\lambda`, the topic-word Dirichlet parameters, in the dtype of the
+        training data (float32 or float64, as in scikit-learn; the arithmetic is float64
+        throughout).
     exp_dirichlet_component_ : ndarray of shape (n_components, n_features)
-        :math:`\exp \mathbb E_q[\ln \beta]`.
+        :math:`\exp \mathbb E_q[\ln \beta]`, in the dtype of ``components_``.
     doc_topic_prior_ : float or ndarray of shape (n_components,)
         The (learned) :math:`\alpha`; an array when asymmetric.
     topic_word_prior_ : float
@@ -114,7 +205,9 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         mini-batches, each with the topics of its step; cvb0: the exact ELBO of the
         mean-field distribution defined by the expected counts of the last pass,
         :math:`\gamma_{dk} = \alpha_k + N_{dk}`, :math:`\lambda_{kw} = \eta + N_{wk}`, word
-        assignments at their optimum for them).
+        assignments at their optimum for them). With ``max_iter=0``: the ELBO of the
+        initial distribution (random topics, :math:`\gamma_d = \alpha + n_d / K`; cvb0:
+        the initial expected counts).
     lower_bounds_ : ndarray of shape (``n_iter_``,)
         ELBO after each pass.
     bound_ : float
@@ -138,6 +231,26 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     :meth:`perplexity` never changes the fitted state and scores held-out documents by
     their own terms of the bound only (the topic-word term belongs to the training data,
     #20032); the E-step works in a shifted log domain instead of adding ``eps``.
+
+    Inputs and sizes: every method that uses the fitted model takes the number of topics
+    from ``components_`` (not from ``n_components``, which only :meth:`fit` and the first
+    :meth:`partial_fit` read); a later :meth:`partial_fit` raises a ``ValueError`` if
+    ``n_components`` or the length of an array ``doc_topic_prior`` no longer matches the
+    fitted topics (scikit-learn silently keeps the fitted ones). Sparse input has its
+    index arrays checked before any kernel reads through them (``ValueError`` for an
+    index out of range, a decreasing ``indptr``, or lengths that disagree); duplicate
+    and unsorted column indices are summed and sorted on a copy. A matrix without tokens
+    (every count zero) is fitted like any other: the posterior is the prior, and
+    ``bound_`` and :meth:`perplexity` are 1 (no token to predict; scikit-learn's
+    ``bound_`` is NaN there). The document and topic
+    KL terms are computed as increments from the prior, so the ELBO is accurate to the
+    size of the data whatever its scale: counts from 1e-300 up to a total of 1e300 tokens,
+    priors up to a total mass of 1e305 (beyond, a ``ValueError`` names the limit); online
+    learning, whose topics start near one pseudo-count per entry rather than at the
+    prior, allows ``n_features * topic_word_prior`` up to 1e12.
+    ``learning_method='online'`` keeps part of its random initial topics; if the
+    corpus is so small against them that ``bound_`` would overflow (more than 709 nats
+    per token), :meth:`fit` raises a ``ValueError``.
 
     ``learning_method='cvb0'`` (not in scikit-learn) keeps a responsibility vector
     :math:`r_j` per non-zero entry :math:`j = (d, w)`, the expected counts
@@ -255,7 +368,14 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
 
     # ------------------------------------------------------------- validation
     def _check_X(self, X, *, reset, whom):
-        X = validate_data(self, X, reset=reset, accept_sparse="csr", dtype=[np.float64, np.float32])
+        """Validate ``X`` (float64 or float32, kept; non-negative; CSR), after checking a
+        sparse input's index arrays (:func:`_check_sparse_structure`). Duplicate or
+        unsorted column indices are summed and sorted on a copy (the input is never
+        modified)."""
+        if sp.issparse(X):
+            X = _check_sparse_structure(X, whom)
+        dtype = [np.float64, np.float32]
+        X = validate_data(self, X, reset=reset, accept_sparse="csr", dtype=dtype)
         check_non_negative(X, whom)
         X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
         if not X.has_canonical_format:
@@ -263,7 +383,32 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             X.sum_duplicates()
         return X
 
+    def _check_online_prior(self, n_features):
+        """Online learning's limit on the topic prior (:data:`MAX_ONLINE_PRIOR_MASS`)."""
+        eta = self.topic_word_prior
+        eta = 1.0 / self.n_components if eta is None or isinstance(eta, str) else float(eta)
+        if not n_features * eta <= MAX_ONLINE_PRIOR_MASS:
+            raise ValueError(
+                f"topic_word_prior={eta:.3g} times n_features={n_features} is "
+                f"{n_features * eta:.3g}; online learning allows at most "
+                f"{MAX_ONLINE_PRIOR_MASS:g}: its topics start near one pseudo-count per "
+                "entry, and their KL from so strong a prior is beyond float64's "
+                "resolution. Use learning_method='batch' or 'cvb0', or a smaller prior."
+            )
+
+    @staticmethod
+    def _check_tokens(n_tokens, whom, what="X.sum()"):
+        """Raise if a corpus of ``n_tokens`` tokens is too large for float64."""
+        if not n_tokens <= MAX_TOKENS:
+            raise ValueError(
+                f"{whom}: {what} = {n_tokens:.3g} tokens; VariationalLDA's float64 "
+                f"arithmetic allows at most {MAX_TOKENS:g}. Rescale the counts."
+            )
+
     def _resolve_priors(self, n_features):
+        """Set ``_alpha`` (K,) and ``_eta`` from the parameters and check them: an array
+        ``doc_topic_prior`` must have ``n_components`` entries, and the total prior mass
+        must be at most :data:`MAX_PRIOR_MASS`."""
         K = self.n_components
         if self.doc_topic_prior is None:
             alpha = np.full(K, 1.0 / K)
@@ -283,24 +428,64 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
                     f"({K},) when an array; got {self.doc_topic_prior!r}."
                 )
         eta = 1.0 / K if self.topic_word_prior in (None, "auto") else self.topic_word_prior
+        if not alpha.sum() <= MAX_PRIOR_MASS:
+            raise ValueError(
+                f"doc_topic_prior sums to {alpha.sum():.3g} over the {K} topics; at most "
+                f"{MAX_PRIOR_MASS:g} is allowed (float64 range)."
+            )
+        if not n_features * float(eta) <= MAX_PRIOR_MASS:
+            raise ValueError(
+                f"topic_word_prior={float(eta):.3g} times n_features={n_features} is "
+                f"{n_features * float(eta):.3g}; at most {MAX_PRIOR_MASS:g} is allowed "
+                "(float64 range)."
+            )
         self._alpha = alpha
         self._eta = float(eta)
         self._publish_priors()
 
     def _publish_priors(self):
         alpha = self._alpha
-        symmetric = not isinstance(self.doc_topic_prior, str) and np.ndim(self.doc_topic_prior) == 0
+        symmetric = (
+            not isinstance(self.doc_topic_prior, str)
+            and np.ndim(self.doc_topic_prior) == 0
+            and np.all(alpha == alpha[0])
+        )
         self.doc_topic_prior_ = float(alpha[0]) if symmetric else alpha.copy()
         self.topic_word_prior_ = self._eta
 
     # ---------------------------------------------------------------- topics
     def _set_topics(self, components):
-        """Store lambda and what the E-step needs from it: E[ln beta] (K, V), and the
-        vocabulary-major shifted exponentials (V, K) with their shifts (V,)."""
-        self.components_ = components
+        """Store lambda (float64, ``_lambda``) and what the E-step needs from it: E[ln
+        beta] (K, V), and the vocabulary-major shifted exponentials (V, K) with their
+        shifts (V,). ``components_`` is lambda itself until :meth:`_publish_topics`."""
+        self._lambda = self.components_ = components
         with num_threads(self.n_jobs):
             tables = kern.topic_tables(components)
         self._e_log_beta, self._exp_topic_word, self._word_shift, self._inner = tables
+
+    def _publish_topics(self):
+        """``components_`` and ``exp_dirichlet_component_`` in the dtype of the training
+        data (float32 stays float32, as in scikit-learn); the model keeps float64."""
+        self.components_ = self._lambda.astype(self._dtype)
+        self.exp_dirichlet_component_ = np.exp(self._e_log_beta).astype(self._dtype, copy=False)
+
+    def _check_fitted_sizes(self):
+        """Before ``partial_fit`` continues a fitted model: the parameters must describe
+        its topics (scikit-learn's LDA keeps the fitted components too)."""
+        n_topics = self._lambda.shape[0]
+        if self.n_components != n_topics:
+            raise ValueError(
+                f"n_components={self.n_components} does not match the {n_topics} topics of "
+                "the fitted model, which partial_fit continues. Call fit to start afresh "
+                f"with {self.n_components} topics, or set n_components={n_topics}."
+            )
+        prior = self.doc_topic_prior
+        if not isinstance(prior, str) and np.ndim(prior) > 0 and np.size(prior) != n_topics:
+            raise ValueError(
+                f"doc_topic_prior has shape {np.shape(prior)}; the fitted model, which "
+                f"partial_fit continues, has {n_topics} topics. Call fit to start afresh, "
+                f"or pass an array of shape ({n_topics},)."
+            )
 
     def _run_e_step(
         self, X, gamma, mode, sstats, random_state=None, max_iter=None, starts=None, exact=False
@@ -308,11 +493,12 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         """The E-step kernel. Fresh document starts: ``starts`` if given, else
         Gamma(100, 1/100) draws (as in scikit-learn) when a ``random_state`` is given,
         else ``alpha + n_d / K``. ``exact``: every sweep in float64 (no float32 phase)."""
+        n_topics = self._lambda.shape[0]
         if starts is None:
             if random_state is None:
-                starts = np.empty((0, self.n_components))
+                starts = np.empty((0, n_topics))
             else:
-                starts = random_state.gamma(100.0, 0.01, (X.shape[0], self.n_components))
+                starts = random_state.gamma(100.0, 0.01, (X.shape[0], n_topics))
         fast = self.mean_change_tol >= kern.FLOAT32_MIN_TOL and not exact
         inner = self._inner if fast else self._inner[:0]
         with num_threads(self.n_jobs):
@@ -333,18 +519,22 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             )
 
     # ----------------------------------------------------------------- ELBO
-    def _doc_bound(self, terms, e_log_theta_sum):
+    def _doc_bound(self, terms):
         r"""Documents' part of the ELBO: :math:`\sum_{dw} n_{dw}\ln\sum_k
         e^{\mathbb E\ln\theta_{dk} + \mathbb E\ln\beta_{kw}} - \sum_d
-        \mathrm{KL}(\mathrm{Dir}(\gamma_d)\|\mathrm{Dir}(\alpha))`, the KL written as
-        :math:`H_d - \ln C(\alpha) - \alpha\cdot\mathbb E\ln\theta_d`."""
-        l_words, h, n_nonempty = terms[0], terms[1], terms[2]
-        kl_theta = h - n_nonempty * log_dirichlet_norm(self._alpha) - self._alpha @ e_log_theta_sum
-        return l_words - kl_theta
+        \mathrm{KL}(\mathrm{Dir}(\gamma_d)\|\mathrm{Dir}(\alpha))` (the kernel's
+        ``terms[0] - terms[1]``)."""
+        return float(terms[0] - terms[1])
 
     def _topic_kl(self):
         with num_threads(self.n_jobs):
-            return kern.topic_kl(self.components_, self._e_log_beta, self._eta)
+            return kern.topic_kl(self._lambda, self._e_log_beta, self._eta)
+
+    def _evaluate(self, X, gamma):
+        """The ELBO of the current topics with the documents' ``gamma`` (updated in place
+        only for empty documents, which get ``alpha``) and ``phi`` at its optimum."""
+        _, terms, _ = self._run_e_step(X, gamma, kern.WARM, False, max_iter=0)
+        return self._doc_bound(terms) - self._topic_kl()
 
     # ------------------------------------------------------------- empirical Bayes
     def _update_alpha(self, e_log_theta_mean, rho=1.0):
@@ -369,7 +559,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         :math:`\ln\eta` that never lower :math:`f`."""
         from scipy.special import gammaln
 
-        n_topics, n_words = self.components_.shape
+        n_topics, n_words = self._lambda.shape
         total = float(self._e_log_beta.sum())
 
         def objective(t):
@@ -397,21 +587,25 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
 
     # ---------------------------------------------------------------- the loop
     def _initialize(self, X, sample_weight, random_state):
-        """Random topics as in scikit-learn (Gamma(100, 1/100) entries); CVB0: every
-        entry's responsibilities on one topic drawn uniformly (as collapsed Gibbs
-        sampling starts), and the topics from them."""
+        r"""Random topics as in scikit-learn (Gamma(100, 1/100) entries) and documents at
+        :math:`\gamma_d = \alpha + n_d / K`; CVB0: every entry's responsibilities on one
+        topic drawn uniformly (as collapsed Gibbs sampling starts), and the topics and
+        documents from them (:math:`\gamma_d = \alpha + N_{d\cdot}`). Returns the ELBO of
+        that initial distribution, with :math:`\phi` at its optimum."""
         self.random_state_ = random_state
         self._resolve_priors(X.shape[1])
-        self._gamma = np.zeros((X.shape[0], self.n_components))  # batch: warm starts
-        self._bound = -np.inf
         self._n_warm_passes = 0
         self.n_batch_iter_ = 1
         if self.learning_method == "cvb0":
-            self._cvb0_initialize(X, random_state)
+            doc_topic = self._cvb0_initialize(X, random_state)
         else:
             init = random_state.gamma(100.0, 0.01, (self.n_components, X.shape[1]))
             self._set_topics(init)
-        return -np.inf
+            lengths = np.asarray(X.sum(axis=1), dtype=np.float64).reshape(-1, 1)
+            doc_topic = np.repeat(lengths / self.n_components, self.n_components, axis=1)
+        self._gamma = doc_topic + self._alpha  # batch: where a warm pass starts
+        self._bound = self._evaluate(X, self._gamma)
+        return self._bound
 
     def _cvb0_initialize(self, X, random_state):
         learned = [
@@ -424,15 +618,19 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
                 f"{' and '.join(learned)}='auto' is not available with learning_method="
                 "'cvb0': learn the priors with 'batch' or 'online', or pass values."
             )
-        n_words, n_comp = X.shape[1], self.n_components
+        n_docs, n_words, n_comp = X.shape[0], X.shape[1], self.n_components
+        topic = random_state.randint(n_comp, size=X.nnz)
         resp = np.zeros((X.nnz, n_comp), dtype=np.float32)
-        resp[np.arange(X.nnz), random_state.randint(n_comp, size=X.nnz)] = 1.0
+        resp[np.arange(X.nnz), topic] = 1.0
         structure = kern.cvb0_structure(X.indptr, X.indices, n_words)
         word_topic = np.empty((n_words, n_comp))
         with num_threads(self.n_jobs):
             kern.cvb0_counts(X.data, structure[0], structure[1], resp, word_topic)
         self._cvb0 = (structure, resp, word_topic)
         self._set_topics(self._eta + word_topic.T)
+        doc = np.repeat(np.arange(n_docs), np.diff(X.indptr))
+        doc_topic = np.bincount(doc * n_comp + topic, X.data, minlength=n_docs * n_comp)
+        return doc_topic.reshape(n_docs, n_comp)
 
     def _cavi_step(self, X, sample_weight):
         if self.learning_method == "batch":
@@ -455,7 +653,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         ELBO is not lower than before the pass; otherwise the documents are warm-started
         from the previous pass instead, which CAVI guarantees does not lower the ELBO.
         """
-        saved = (self.components_, self._alpha, self._eta)
+        saved = (self._lambda, self._alpha, self._eta)
         if self._bound > -np.inf:
             fresh = np.empty_like(self._gamma)
             bound = self._update(X, fresh, kern.FRESH, self.random_state_)
@@ -483,13 +681,21 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         self._set_topics(self._eta + stats.T)
         # phi is optimal for the old topics: the words term moves by sum S (Elog b' - Elog b)
         words_shift = np.sum(stats.T * (self._e_log_beta - e_log_beta_old))
+        doc_bound = self._doc_bound(terms)
         if isinstance(self.doc_topic_prior, str) and terms[2] > 0:
+            alpha_old = self._alpha
             self._update_alpha(elt / terms[2])
+            # the documents' KL terms move with alpha: by -n (ln C(a) - ln C(a')) -
+            # (a - a') . sum_d E ln theta_d over the n non-empty documents
+            doc_bound += (
+                terms[2] * (log_dirichlet_norm(self._alpha) - log_dirichlet_norm(alpha_old))
+                + (self._alpha - alpha_old) @ elt
+            )
         if self.topic_word_prior == "auto":
             self._update_eta()
         self._publish_priors()
         self.n_batch_iter_ += 1
-        return float(self._doc_bound(terms, elt) + words_shift - self._topic_kl())
+        return float(doc_bound + words_shift - self._topic_kl())
 
     def _cvb0_step(self, X):
         r"""One CVB0 pass (Asuncion et al. 2009, eq. 4; ``_lda_kernels``), then the
@@ -507,19 +713,19 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         self._set_topics(self._eta + word_topic.T)
         _, terms, elt = self._run_e_step(X, self._gamma, kern.WARM, False, max_iter=0)
         self.n_batch_iter_ += 1
-        return float(self._doc_bound(terms, elt) - self._topic_kl())
+        return float(self._doc_bound(terms) - self._topic_kl())
 
     def _online_step(self, X, n_total):
         r"""One stochastic natural-gradient step on a mini-batch (Hoffman et al. 2010):
         :math:`\lambda \leftarrow (1-\rho)\lambda + \rho(\eta + \frac{D}{|B|} S_B)`,
         :math:`\rho = (\tau_0 + t)^{-\kappa}`. Returns the batch's document terms of
         the ELBO (with the topics before the step)."""
-        gamma = np.empty((X.shape[0], self.n_components))
+        gamma = np.empty((X.shape[0], self._lambda.shape[0]))
         stats, terms, elt = self._run_e_step(X, gamma, kern.FRESH, True, self.random_state_)
         rho = (self.learning_offset + self.n_batch_iter_) ** (-self.learning_decay)
         ratio = n_total / X.shape[0]
-        doc_bound = self._doc_bound(terms, elt)
-        self._set_topics((1 - rho) * self.components_ + rho * (self._eta + ratio * stats.T))
+        doc_bound = self._doc_bound(terms)
+        self._set_topics((1 - rho) * self._lambda + rho * (self._eta + ratio * stats.T))
         if isinstance(self.doc_topic_prior, str) and terms[2] > 0:
             self._update_alpha(elt / terms[2], rho)
         if self.topic_word_prior == "auto":
@@ -538,8 +744,14 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             return False
         return abs(_perplexity(now, scale) - _perplexity(before, scale)) < self.perp_tol
 
-    def _convergence_checked(self):
-        return self.evaluate_every > 0
+    def _convergence_warning(self):
+        if self.evaluate_every <= 0:
+            return None
+        return (
+            f"VariationalLDA did not converge in max_iter={self.max_iter} passes: the "
+            f"perplexity evaluated every evaluate_every={self.evaluate_every} passes still "
+            f"changed by more than perp_tol={self.perp_tol:g}. Increase max_iter or perp_tol."
+        )
 
     def _get_parameters(self):
         return {}
@@ -563,33 +775,67 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         self : VariationalLDA
         """
         X = self._check_X(X, reset=True, whom="VariationalLDA.fit")
-        n_tokens = max(float(X.sum()), np.finfo(float).tiny)
+        n_tokens = float(X.sum())
+        self._check_tokens(n_tokens, "VariationalLDA.fit")
+        if self.learning_method == "online":
+            self._check_online_prior(X.shape[1])
+        self._dtype = X.dtype
         self._fit_loop(X, None, n_tokens)
         del self._gamma, self._bound
         self.__dict__.pop("_cvb0", None)
-        self.exp_dirichlet_component_ = np.exp(self._e_log_beta)
+        self._publish_topics()
         self.bound_ = _perplexity(self.lower_bound_, n_tokens)
+        if not np.isfinite(self.bound_):
+            raise ValueError(
+                f"VariationalLDA.fit: the ELBO is {-self.lower_bound_ / n_tokens:.3g} nats "
+                f"per token below zero for the {n_tokens:.3g} tokens of X; its perplexity "
+                "bound_ overflows beyond 709 nats per token. The counts are too small "
+                "against the priors (doc_topic_prior, topic_word_prior) or, for "
+                "learning_method='online', its random initial topics: rescale X, use "
+                "other priors or learning_method='batch' or 'cvb0'."
+            )
         return self
 
     def partial_fit(self, X, y=None):
         """One online update of the topics with the mini-batch ``X``.
 
+        The first call starts a model with the parameters; later calls continue it, with
+        its fitted topics and priors (as in scikit-learn): ``n_components`` and the shape
+        of an array ``doc_topic_prior`` must still match the fitted topics.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Document-word counts of the mini-batch (non-negative; all-zero is allowed).
         y : Ignored
 
         Returns
         -------
         self : VariationalLDA
+
+        Raises
+        ------
+        ValueError
+            If the parameters no longer match the fitted topics, the stream's implied
+            token count ``X.sum() * total_samples / n_samples`` exceeds 1e300, or
+            ``n_features * topic_word_prior`` exceeds 1e12 (online learning's limit).
         """
         first = not hasattr(self, "components_")
         if first:
             self._validate_params()
+        else:
+            self._check_fitted_sizes()
         X = self._check_X(X, reset=first, whom="VariationalLDA.partial_fit")
+        stream = float(X.sum()) * self.total_samples / X.shape[0]
+        if stream > 0:
+            self._check_tokens(
+                stream, "VariationalLDA.partial_fit", "X.sum() * total_samples / n_samples"
+            )
         if first:
             from sklearn.utils import check_random_state
 
+            self._check_online_prior(X.shape[1])
+            self._dtype = X.dtype
             self._initialize(X, None, check_random_state(self.random_state))
             del self._gamma, self._bound
             self.n_iter_ = 0
@@ -599,11 +845,13 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         self.lower_bounds_ = np.append(self.lower_bounds_, bound)
         self.n_iter_ += 1
         self.converged_ = False
-        self.exp_dirichlet_component_ = np.exp(self._e_log_beta)
+        self._publish_topics()
         return self
 
     def _infer(self, X):
-        gamma = np.zeros((X.shape[0], self.n_components))
+        """The E-step with the fitted topics and priors (their sizes, not the
+        parameters'): ``gamma`` (n_samples, K) and the kernel's terms."""
+        gamma = np.zeros((X.shape[0], self._lambda.shape[0]))
         _, terms, elt = self._run_e_step(X, gamma, kern.FRESH, False)
         return gamma, terms, elt
 
@@ -649,10 +897,10 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False, whom="VariationalLDA.score")
-        _, terms, elt = self._infer(X)
-        return float(self._doc_bound(terms, elt))
+        _, terms, _ = self._infer(X)
+        return self._doc_bound(terms)
 
-    def perplexity(self, X):
+    def perplexity(self, X, sub_sampling=False):
         r"""Perplexity ``exp(-score(X) / n_tokens)`` of the documents ``X``.
 
         Never changes the fitted state; ``X`` must have ``n_features_in_`` columns.
@@ -660,13 +908,22 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Document-word counts.
+        sub_sampling : bool, default=False
+            Accepted for compatibility with scikit-learn's signature; it has no effect.
+            scikit-learn scales the documents' part of the bound and the token count by
+            the same factor ``total_samples / n_samples``; here the perplexity involves
+            the documents' terms only, so the factor cancels.
 
         Returns
         -------
         perplexity : float
+
+            1 if ``X`` contains no tokens (there is no token to predict).
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False, whom="VariationalLDA.perplexity")
-        n_tokens = max(float(X.sum()), np.finfo(float).tiny)
-        _, terms, elt = self._infer(X)
-        return _perplexity(self._doc_bound(terms, elt), n_tokens)
+        n_tokens = float(X.sum())
+        self._check_tokens(n_tokens, "VariationalLDA.perplexity")
+        _, terms, _ = self._infer(X)
+        return _perplexity(self._doc_bound(terms), n_tokens)

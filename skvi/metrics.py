@@ -32,6 +32,8 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, check_non_negative
 
+from .lda import _check_sparse_structure
+
 __all__ = ["document_completion_perplexity", "perplexity_from_theta", "topic_coherence"]
 
 # Number of (document, word) entries scored per block in `_log_likelihood`; a block
@@ -106,7 +108,8 @@ def topic_coherence(components, X, *, top_n=10, measure="umass", eps=1e-12):
     ------
     ValueError
         If the shapes do not match, ``top_n`` is out of range, ``X`` has negative
-        entries, ``measure`` is unknown or ``eps`` is not positive.
+        entries or (sparse) index arrays out of range or inconsistent, ``measure`` is
+        unknown or ``eps`` is not positive.
 
     Notes
     -----
@@ -140,6 +143,7 @@ def topic_coherence(components, X, *, top_n=10, measure="umass", eps=1e-12):
     if not isinstance(eps, Real) or not eps > 0:
         raise ValueError(f"eps must be a positive number, got {eps!r}.")
     components = check_array(components, dtype=np.float64, input_name="components")
+    X = _check_sparse_structure(X, "topic_coherence")
     X = check_array(X, accept_sparse=("csr", "csc", "coo"), dtype="numeric", input_name="X")
     check_non_negative(X, "topic_coherence (X)")
     n_topics, n_features = components.shape
@@ -256,7 +260,8 @@ def perplexity_from_theta(theta, components, X):
     ------
     ValueError
         If the shapes do not match, an input has negative entries, a row of ``theta`` or
-        ``components`` sums to zero, or ``X`` has no tokens.
+        ``components`` sums to zero, ``X`` has no tokens, or a sparse ``X`` has index
+        arrays out of range or inconsistent.
 
     See Also
     --------
@@ -280,6 +285,7 @@ def perplexity_from_theta(theta, components, X):
     """
     theta = check_array(theta, dtype=np.float64, input_name="theta")
     components = check_array(components, dtype=np.float64, input_name="components")
+    X = _check_sparse_structure(X, "perplexity_from_theta")
     X = check_array(X, accept_sparse=("csr", "csc", "coo"), dtype="numeric", input_name="X")
     check_non_negative(theta, "perplexity_from_theta (theta)")
     check_non_negative(components, "perplexity_from_theta (components)")
@@ -350,8 +356,8 @@ def document_completion_perplexity(estimator, X, *, fraction=0.5, random_state=N
         If ``estimator`` is not fitted (a subclass of ``ValueError``).
     ValueError
         If ``X`` does not have ``estimator.n_features_in_`` columns, has negative or
-        non-integer entries, or has no held-out tokens after the split; or if
-        ``fraction`` is out of range.
+        non-integer entries, (sparse) index arrays out of range or inconsistent, or no
+        held-out tokens after the split; or if ``fraction`` is out of range.
 
     See Also
     --------
@@ -392,6 +398,7 @@ def document_completion_perplexity(estimator, X, *, fraction=0.5, random_state=N
     check_is_fitted(estimator, attributes=["components_", "n_features_in_"])
     if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 <= fraction < 1:
         raise ValueError(f"fraction must be a number with 0 <= fraction < 1, got {fraction!r}.")
+    X = _check_sparse_structure(X, "document_completion_perplexity")
     X = check_array(X, accept_sparse="csr", dtype="numeric", input_name="X")
     n_features = estimator.n_features_in_
     if X.shape[1] != n_features:

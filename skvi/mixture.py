@@ -26,6 +26,13 @@ from ._special import (
 )
 
 _LOG_2PI = math.log(2.0 * math.pi)
+#: Limits on the largest deviation of X from its weighted mean: the covariances and
+#: precisions, reported in squared units of X, stay representable in float64.
+_MIN_DEVIATION, _MAX_DEVIATION = 1e-150, 1e150
+#: Limit on the magnitudes that enter the posterior in the internal units: the total
+#: sample weight (``total_samples`` for partial_fit), ``reg_covar`` and
+#: ``covariance_prior`` over the squared scale, the squared distance of ``mean_prior``.
+_MAX_RATIO = 1e100
 
 
 class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
@@ -49,7 +56,8 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
     Parameters
     ----------
     n_components : int, default=1
-        Number of mixture components (the truncation level under the DP prior).
+        Number of mixture components (the truncation level under the DP prior). It may
+        exceed the number of samples (see Notes).
     covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
         Form of the precision of each component (see above).
     tol : float, default=1e-3
@@ -70,7 +78,10 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
         How the initial responsibilities are chosen. The initialisation sees the
         distinct rows of ``X`` with their summed weights, in sorted order, so that integer
-        sample weights and repeated rows give the same fit.
+        sample weights and repeated rows give the same fit. 'k-means++' and
+        'random_from_data' give each component one seed row, as in scikit-learn; the
+        initial ELBO (``lower_bound_`` at ``max_iter=0``) is then that of the factors
+        the seeds give with the responsibilities of every row under them.
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}
         Prior on the weights (default ``'dirichlet_process'``).
     weight_concentration_prior : float or None, default=None
@@ -89,7 +100,10 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation and of :meth:`sample`.
     warm_start : bool, default=False
-        Start the next :meth:`fit` from this fit's solution (``n_init`` is then ignored).
+        Start the next :meth:`fit` from this fit's solution (``n_init`` is then ignored):
+        from its responsibilities on the new ``X``, under the current parameters. A fit
+        whose ``n_components`` or number of features differs from the fitted state's
+        starts afresh.
     verbose : int, default=0
         Print the ELBO every ``verbose_interval`` iterations (and times if ``>= 2``).
     verbose_interval : int, default=10
@@ -175,6 +189,23 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
        :math:`\mathbb E\ln\lambda = \psi(a) - \ln b`; scikit-learn uses the Wishart
        expression there. The M-step of 'full', 'diag' and 'spherical' and the whole
        iteration of 'full' with the Dirichlet prior are the same as scikit-learn's.
+    6. ``n_components`` may exceed the number of samples (scikit-learn raises): under
+       the DP prior it is a truncation level, and under either prior the components
+       without data keep (nearly) their prior factors.
+    7. The computations are done on :math:`y = (x - c) / s`, with :math:`c` the
+       weighted mean of ``X`` and :math:`s` the power of two just above its largest
+       deviation from :math:`c`; the model is equivariant under this change of
+       variables and the fitted attributes and ``lower_bound_`` are reported in the
+       units of ``X``. Inputs whose scale float64 cannot carry raise a ``ValueError``
+       naming the input and the limit: a largest deviation of ``X`` outside
+       [1e-150, 1e150]; a total sample weight (``total_samples`` for
+       :meth:`partial_fit`) above 1e100; ``reg_covar`` or ``covariance_prior`` above
+       1e100 :math:`s^2`; ``mean_prior`` farther than 1e50 :math:`s` from :math:`c`.
+    8. After :meth:`set_params`, the prediction methods use the fitted state;
+       :meth:`partial_fit` raises a ``ValueError`` if ``n_components``,
+       ``covariance_type`` or ``weight_concentration_prior_type`` differ from the fitted
+       state's, and a warm-started :meth:`fit` starts afresh if ``n_components`` or the
+       number of features differ. The priors always follow the current parameters.
 
     References
     ----------
@@ -272,25 +303,50 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
     def fit(self, X, y=None, sample_weight=None):
         """Fit the variational posterior by coordinate ascent.
 
+        With ``warm_start=True`` and a fitted model of the same ``n_components`` and
+        number of features, the fit starts from the fitted posterior's
+        responsibilities on ``X`` (one initialisation, whatever ``n_init``); otherwise
+        it starts afresh. The priors are always those of the current parameters and
+        ``X``.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights, acting as repetition counts.
+            Non-negative weights, acting as repetition counts; their sum must not
+            exceed 1e100.
 
         Returns
         -------
         self : VariationalGaussianMixture
         """
+        warm = self.warm_start and hasattr(self, "converged_")
+        fitted_shape = self.means_.shape if warm else None
         X, w = self._validate_fit_data(X, sample_weight, reset=True)
+        total = _check_total_weight(w.sum(), "The sample weights (sample_weight)")
         # BLAS only sees d x d matrices here: one thread is faster (PERFORMANCE_NOTES)
         with single_threaded_blas():
-            if not (self.warm_start and hasattr(self, "converged_")):
-                self._resolve_priors(X, w)
-            self._fit_loop(X, w, w.sum())
+            resp = None
+            if fitted_shape == (self.n_components, X.shape[1]):
+                # the fitted posterior's responsibilities on X, in its own units
+                with np.errstate(all="ignore"):
+                    resp = np.exp(self._estimate_log_resp(X)[0])
+                if not np.all(np.isfinite(resp)):
+                    resp = None  # X lies beyond the float range of the fitted units
+            self._resolve_priors(X, w)
+            if resp is not None:
+                # warm start: the state after one M-step from the fitted posterior's
+                # responsibilities, and its ELBO under the current priors and data
+                self.lower_bound_ = self._initialize_from_resp(X, w, resp)
+            elif warm:
+                # the fitted state does not match n_components or the features of X:
+                # it cannot be continued, so the loop starts afresh
+                del self.converged_
+            self._fit_loop(X, w, total)
         self._sample_rng = check_random_state(self.random_state)
         self.n_batch_iter_ = 0
+        self._check_representable()
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -311,18 +367,32 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         (\tau_0 + t)^{-\kappa}` (Hoffman et al. 2013, eq. 25), and the factors are the
         conjugate updates from :math:`s`.
 
+        The first call (on an unfitted model) initialises from its batch; later calls,
+        and calls after :meth:`fit`, continue the fitted model, so ``n_components``,
+        ``covariance_type`` and ``weight_concentration_prior_type`` must be those it
+        was fitted with (a ``ValueError`` says which differs: call :meth:`fit` to
+        start afresh). The priors follow the current parameters; the defaults that
+        depend on the data come from the data that initialised the model.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
+            Relative weights of the batch's rows (the batch stands for
+            ``total_samples`` samples, at most 1e100).
 
         Returns
         -------
         self : VariationalGaussianMixture
         """
         first = not hasattr(self, "_stats")
+        if not first:
+            self._check_same_structure()
         X, w = self._validate_fit_data(X, sample_weight, reset=first)
+        _check_total_weight(self.total_samples, "total_samples")
+        # relative weights (the largest is one), so that their scale is irrelevant
+        w = w / w.max()
         scale = self.total_samples / w.sum()
         with single_threaded_blas():
             if first:
@@ -331,9 +401,13 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
                 self._initialize(X, w, random_state, stats_scale=scale)
                 self._sample_rng = random_state
                 self.n_batch_iter_ = 0
+            else:
+                self._resolve(self._set_priors)
             if self.n_batch_iter_ == 0:
                 self.lower_bounds_ = np.empty(0)
-            stats, extra = kern.estep_stats(X, w, self._center, self._coef, self._ctype)
+            stats, extra = kern.estep_stats(
+                X, w, self._shift, self._inv_scale, self._coef, self._ctype
+            )
             self.n_batch_iter_ += 1
             rho = (self.learning_offset + self.n_batch_iter_) ** (-self.learning_decay)
             self._set_parameters(self._m_step((1 - rho) * self._stats + rho * scale * stats))
@@ -342,7 +416,43 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         self.lower_bounds_ = np.append(self.lower_bounds_, bound)
         self.n_iter_ = self.n_batch_iter_
         self.converged_ = False
+        self._check_representable()
         return self
+
+    def _fitted_structure(self):
+        """The structural parameters the fitted state was built with."""
+        prior_type = (
+            "dirichlet_process"
+            if isinstance(self.weight_concentration_, tuple)
+            else "dirichlet_distribution"
+        )
+        ctype = {code: name for name, code in kern.COVARIANCE_CODES.items()}[self._ctype]
+        return {
+            "n_components": self.means_.shape[0],
+            "covariance_type": ctype,
+            "weight_concentration_prior_type": prior_type,
+        }
+
+    def _check_same_structure(self):
+        """Raise if a parameter that shapes the fitted state was changed since."""
+        for name, fitted in self._fitted_structure().items():
+            if getattr(self, name) != fitted:
+                raise ValueError(
+                    f"partial_fit continues the fitted model, which has {name}={fitted!r}, "
+                    f"but {name}={getattr(self, name)!r} now. Call fit to start afresh "
+                    f"with the new value, or set {name}={fitted!r} again."
+                )
+
+    def _check_representable(self):
+        """Raise if the fitted posterior, in the units of X, is not finite in float64."""
+        names = ("lower_bound_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
+        bad = [name for name in names if not np.all(np.isfinite(getattr(self, name)))]
+        if bad:
+            raise ValueError(
+                f"The fitted {', '.join(bad)} overflow float64 in the units of X (X's "
+                f"largest deviation from its mean is {self._deviation:.3g}; reg_covar="
+                f"{self.reg_covar:g}). Rescale X, or reduce reg_covar or covariance_prior."
+            )
 
     def _validate_fit_data(self, X, sample_weight, reset):
         X = validate_data(
@@ -357,10 +467,72 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
             raise ValueError("The sample weights sum to zero: there is nothing to fit.")
         return X, w
 
+    #: What :meth:`_set_units` and :meth:`_set_priors` set.
+    _RESOLVED = (
+        "_ctype", "_deviation", "_scale_exp", "_inv_scale", "_center", "_shift", "_data_cov",
+        "weight_concentration_prior_", "mean_precision_prior_", "mean_prior_", "_m0",
+        "degrees_of_freedom_prior_", "_reg", "_prior", "covariance_prior_",
+    )  # fmt: skip
+
     def _resolve_priors(self, X, w):
-        """Set the ``*_prior_`` attributes (Bishop's alpha_0, beta_0, m_0, W_0^-1, nu_0)."""
-        n_features = X.shape[1]
+        """Set the internal units from ``X`` (:meth:`_set_units`), then the priors."""
+        self._resolve(lambda: (self._set_units(X, w), self._set_priors()))
+
+    def _resolve(self, step):
+        """Run ``step``; if it raises, restore what it changed, so that a refused input
+        leaves a fitted model as it was (its units and priors match its posterior)."""
+        saved = {name: self.__dict__[name] for name in self._RESOLVED if name in self.__dict__}
+        try:
+            step()
+        except ValueError:
+            for name in self._RESOLVED:
+                self.__dict__.pop(name, None)
+            self.__dict__.update(saved)
+            raise
+
+    def _set_units(self, X, w):
+        r"""Centre ``c`` (the weighted mean of ``X``) and scale ``s`` of the internal units.
+
+        Every computation is done on ``y = (x - c) / s``, with ``s`` the power of two
+        just above the largest ``|x_nj - c_j|`` (1 for constant data), so that
+        ``|y| < 1``: the squares and sums of the E-step cannot overflow, whatever the
+        units of ``X``. The model is equivariant under this change of variables (the
+        Wishart and Gamma families are closed under scaling), and a power of two scales
+        exactly. Also stores the weighted covariance of ``y`` for the default
+        ``covariance_prior``.
+        """
         self._ctype = kern.COVARIANCE_CODES[self.covariance_type]
+        amax = float(np.max(np.abs(X)))
+        e0 = math.frexp(amax)[1]  # |X| < 2**e0, so X / 2**e0 cannot overflow below
+        work = X.astype(np.float64)  # the one copy of X: scaled, centred, then in units
+        np.ldexp(work, -e0, out=work)
+        wsum = w.sum()
+        mean = (w @ work) / wsum
+        work -= mean
+        dmax = float(np.max(np.abs(work)))
+        log10_dev = math.log10(dmax) + e0 * math.log10(2.0) if dmax > 0 else -np.inf
+        if dmax > 0 and not math.log10(_MIN_DEVIATION) <= log10_dev <= math.log10(_MAX_DEVIATION):
+            raise ValueError(
+                f"X deviates from its mean by up to {_format_log10(log10_dev)}; the fitted "
+                "covariances and precisions, in squared units of X, are representable "
+                f"only for a largest deviation between {_MIN_DEVIATION:g} and "
+                f"{_MAX_DEVIATION:g}. Rescale X."
+            )
+        e = math.frexp(dmax)[1] + e0 if dmax > 0 else 0
+        self._deviation = 10.0**log10_dev if dmax > 0 else 0.0
+        self._scale_exp = e
+        self._inv_scale = math.ldexp(1.0, -e)
+        self._center = np.ldexp(mean, e0)
+        self._shift = np.ldexp(mean, e0 - e)  # c / s, exactly
+        y = np.ldexp(work, e0 - e, out=work)
+        denom = wsum - 1.0 if wsum > 1.0 else wsum
+        self._data_cov = (y.T * w) @ y / denom
+
+    def _set_priors(self):
+        """Set the ``*_prior_`` attributes (Bishop's alpha_0, beta_0, m_0, W_0^-1, nu_0)
+        from the parameters, and their counterparts in the internal units: ``_m0``,
+        ``_prior`` (:math:`W_0^{-1}` or ``c_0``) and ``_reg`` (``reg_covar``)."""
+        n_features, e = self._center.shape[0], self._scale_exp
         self.weight_concentration_prior_ = (
             1.0 / self.n_components
             if self.weight_concentration_prior is None
@@ -369,16 +541,24 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         self.mean_precision_prior_ = (
             1.0 if self.mean_precision_prior is None else float(self.mean_precision_prior)
         )
-        wsum = w.sum()
-        mean = (w @ X) / wsum
         if self.mean_prior is None:
-            self.mean_prior_ = mean.astype(np.float64)
+            self.mean_prior_ = self._center.copy()
+            self._m0 = np.zeros(n_features)
         else:
             self.mean_prior_ = np.asarray(self.mean_prior, dtype=np.float64)
             if self.mean_prior_.shape != (n_features,) or not np.all(np.isfinite(self.mean_prior_)):
                 raise ValueError(
                     f"mean_prior must be a finite array of shape ({n_features},), got "
                     f"shape {self.mean_prior_.shape}."
+                )
+            self._m0 = np.ldexp(self.mean_prior_, -e) - self._shift
+            distance = float(np.max(np.abs(self._m0)))
+            if not distance <= _MAX_RATIO**0.5:
+                raise ValueError(
+                    f"mean_prior lies {distance:.3g} times the largest deviation of X "
+                    f"(rounded up to a power of two, {math.ldexp(1.0, e):.3g}) away from "
+                    f"the mean of X; the limit is {_MAX_RATIO**0.5:g} (its square enters "
+                    "the posterior scale)."
                 )
         if self.degrees_of_freedom_prior is None:
             self.degrees_of_freedom_prior_ = float(n_features)
@@ -389,20 +569,27 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
                 f"The parameter 'degrees_of_freedom_prior' should be greater than "
                 f"{n_features - 1}, but got {self.degrees_of_freedom_prior:.3f}."
             )
-        self._center = mean.astype(np.float64)
+        self._reg = _in_units(self.reg_covar, e, "reg_covar")
         if self.covariance_prior is None:
-            diff = X - mean
-            denom = wsum - 1.0 if wsum > 1.0 else wsum
-            cov = (diff.T * w) @ diff / denom + self.reg_covar * np.eye(n_features)
+            cov = self._data_cov + self._reg * np.eye(n_features)
             prior = {
                 "full": cov,
                 "tied": cov,
                 "diag": np.diag(cov).copy(),
                 "spherical": np.diag(cov).mean(),
             }[self.covariance_type]
+            self._prior = _check_covariance_prior(prior, self.covariance_type, n_features)
+            self.covariance_prior_ = np.ldexp(self._prior, 2 * e)
+            if np.ndim(self._prior) == 0:
+                self.covariance_prior_ = float(self.covariance_prior_)
         else:
             prior = np.asarray(self.covariance_prior, dtype=np.float64)
-        self.covariance_prior_ = _check_covariance_prior(prior, self.covariance_type, n_features)
+            self.covariance_prior_ = _check_covariance_prior(
+                prior, self.covariance_type, n_features
+            )
+            self._prior = _in_units(self.covariance_prior_, e, "covariance_prior")
+            if np.ndim(self._prior) == 0:
+                self._prior = float(self._prior)
 
     def _initialize(self, X, w, random_state, stats_scale=1.0):
         """Initial responsibilities (``init_params``), then one M-step; returns the ELBO."""
@@ -410,33 +597,48 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         return self._initialize_from_resp(X, w, resp, stats_scale)
 
     def _initialize_from_resp(self, X, w, resp, stats_scale=1.0):
-        """M-step from given responsibilities ``resp``; returns the ELBO."""
+        """M-step from given responsibilities ``resp``; returns the ELBO of the result.
+
+        The global factors are the M-step from ``resp``. When ``resp`` is a distribution
+        over the components for every weighted row ('kmeans', 'random', a warm start),
+        the initial :math:`q` is the pair and the ELBO is its own. The seeds of
+        'k-means++' and 'random_from_data' leave the other rows without
+        responsibility, which is not a :math:`q(Z)`: the initial :math:`q(Z)` is then
+        the E-step under the factors the seeds give (the best :math:`q(Z)` for them),
+        and the ELBO is that pair's; the first sweep repeats that E-step and cannot
+        lower it.
+        """
         n_coef = kern.n_coefficients(X.shape[1], self._ctype)
-        stats, ent = kern.resp_stats(X, w, self._center, resp, self._ctype, n_coef)
+        stats, ent = kern.resp_stats(X, w, self._shift, self._inv_scale, resp, self._ctype, n_coef)
         self._set_parameters(self._m_step(stats_scale * stats))
-        return self._elbo(stats_scale * stats, stats_scale * ent)
+        row_mass = resp[w > 0].sum(axis=1)
+        if np.all(np.abs(row_mass - 1.0) <= 1e-9):
+            return self._elbo(stats_scale * stats, stats_scale * ent)
+        stats, extra = kern.estep_stats(X, w, self._shift, self._inv_scale, self._coef, self._ctype)
+        return self._elbo(stats_scale * stats, stats_scale * extra[0])
 
     def _cavi_step(self, X, w):
         """E-step (10.46-10.49) fused with the statistics (10.51-10.53), then the
         M-step (10.58-10.63) and the ELBO (10.70)."""
-        stats, extra = kern.estep_stats(X, w, self._center, self._coef, self._ctype)
+        stats, extra = kern.estep_stats(X, w, self._shift, self._inv_scale, self._coef, self._ctype)
         self._set_parameters(self._m_step(stats))
         return self._elbo(stats, extra[0])
 
     _PARAMS = (
         "_stats", "_coef", "weight_concentration_", "mean_precision_", "means_",
         "degrees_of_freedom_", "covariances_", "precisions_", "precisions_cholesky_",
-        "weights_", "_log_det_scale_inv",
+        "weights_", "_log_det_scale_inv", "_means", "_precisions",
     )  # fmt: skip
 
-    def _leave_plateau(self, X, w, bound, min_gain):
+    def _leave_plateau(self, X, w, bound, scale):
         """Delete move: try emptying each occupied component, the smallest first.
 
         The proposal is one sweep whose E-step gives component ``k`` no responsibility
         (its factor then returns to the prior). The first proposal that raises the ELBO
-        by more than ``min_gain`` is kept and its ELBO returned; otherwise the
-        parameters are restored and None returned. This is the delete move of Hughes and
-        Sudderth (2013); it ends the slow plateaus where two components share a cluster.
+        by more than ``tol * scale`` (``tol`` per sample) is kept and its ELBO returned;
+        otherwise the parameters are restored and None returned. This is the delete move of
+        Hughes and Sudderth (2013); it ends the slow plateaus where two components share a
+        cluster.
         """
         if not self.prune:
             return None
@@ -448,10 +650,10 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         for k in occupied:
             coef = saved["_coef"].copy()
             coef[0, k] = -np.inf
-            stats, extra = kern.estep_stats(X, w, self._center, coef, self._ctype)
+            stats, extra = kern.estep_stats(X, w, self._shift, self._inv_scale, coef, self._ctype)
             self._set_parameters(self._m_step(stats))
             proposal = self._elbo(stats, extra[0])
-            if proposal - bound > min_gain:
+            if proposal - bound > self.tol * scale:
                 return proposal
             self._set_parameters(saved)
         return None
@@ -466,40 +668,51 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
     # ------------------------------------------------------------ the M-step
     def _m_step(self, stats):
         r"""Conjugate updates of :math:`q(\pi)` and :math:`q(\mu_k, \Lambda_k)` from the
-        statistics ``stats`` (rows ``[N_k, sum r u, sum r z_quad]`` in centred
-        coordinates ``u = x - centre``); returns the parameters as a dict.
+        statistics ``stats`` (rows ``[N_k, sum r u, sum r z_quad]`` in the internal
+        units ``u = (x - c) / s``); returns the parameters as a dict: ``_means``,
+        ``_precisions`` and ``_log_det_scale_inv`` in those units, the public
+        attributes in the units of X.
 
         Bishop (10.58)-(10.63): :math:`\beta_k = \beta_0 + N_k`,
         :math:`\beta_k m_k = \beta_0 m_0 + \sum_n r_{nk} x_n`, :math:`\nu_k = \nu_0 + N_k`,
-        :math:`W_k^{-1} = W_0^{-1} + \sum_n r_{nk} x_n x_n^T + \beta_0 m_0 m_0^T
-        - \beta_k m_k m_k^T + N_k\,\mathrm{reg}\,I` (the sum form of 10.62). The
+        :math:`W_k^{-1} = W_0^{-1} + N_k S_k + \frac{\beta_0 N_k}{\beta_k}
+        (\bar x_k - m_0)(\bar x_k - m_0)^T + N_k\,\mathrm{reg}\,I` (10.62, with
+        :math:`N_k S_k = \sum_n r_{nk} x_n x_n^T - N_k \bar x_k \bar x_k^T`). The
         weights: :math:`\alpha_k = \alpha_0 + N_k` (10.58), or the sticks
         :math:`a_k = 1 + N_k`, :math:`b_k = \alpha_0 + \sum_{j>k} N_j`.
         """
         d = self.n_features_in_
-        ctype, reg = self._ctype, self.reg_covar
+        ctype, reg, e = self._ctype, self._reg, self._scale_exp
         nk = stats[0]
+        n_components = nk.shape[0]
         beta0, nu0 = self.mean_precision_prior_, self.degrees_of_freedom_prior_
-        m0 = self.mean_prior_ - self._center
+        m0 = self._m0
         beta = beta0 + nk
         m = (beta0 * m0 + stats[1 : d + 1].T) / beta[:, None]
         quad = stats[d + 1 :]
+        # Bishop's form of (10.62), N_k S_k + beta0 N_k / beta_k (xbar_k - m0)(...)^T, from
+        # the raw moments; an empty component has xbar_k = 0 and a zero second term. (The
+        # equal "sum form" beta0 m0 m0^T - beta_k m_k m_k^T cancels catastrophically
+        # when m0 is far from the data.)
+        xbar = stats[1 : d + 1].T / np.where(nk > 0, nk, 1.0)[:, None]
+        diff = xbar - m0
+        shrink = beta0 * nk / beta
         if ctype in (kern.FULL, kern.TIED):
             iu = np.triu_indices(d)
-            t2 = np.zeros((self.n_components, d, d))
+            t2 = np.zeros((n_components, d, d))
             t2[:, iu[0], iu[1]] = quad.T
             t2 = t2 + np.triu(t2, 1).transpose(0, 2, 1)
             scale_inv = (
                 t2
-                + beta0 * np.outer(m0, m0)
-                - beta[:, None, None] * m[:, :, None] * m[:, None, :]
+                - nk[:, None, None] * xbar[:, :, None] * xbar[:, None, :]
+                + shrink[:, None, None] * diff[:, :, None] * diff[:, None, :]
                 + (reg * nk)[:, None, None] * np.eye(d)
             )
             if ctype == kern.TIED:
-                scale_inv = self.covariance_prior_ + scale_inv.sum(axis=0)
+                scale_inv = self._prior + scale_inv.sum(axis=0)
                 dof = nu0 + nk.sum()
             else:
-                scale_inv = self.covariance_prior_ + scale_inv
+                scale_inv = self._prior + scale_inv
                 dof = nu0 + nk
             scale_inv = 0.5 * (scale_inv + np.swapaxes(scale_inv, -1, -2))
             chol = _cholesky(scale_inv)  # lower L with L L^T = W^-1
@@ -512,17 +725,17 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         else:
             if ctype == kern.DIAG:
                 scale_inv = (
-                    self.covariance_prior_
-                    + quad.T
-                    + beta0 * m0**2
-                    - beta[:, None] * m**2
+                    self._prior
+                    + (quad.T - nk[:, None] * xbar**2)
+                    + shrink[:, None] * diff**2
                     + (reg * nk)[:, None]
                 )
                 dof_b = (nu0 + nk)[:, None]
             else:
                 scale_inv = (
-                    self.covariance_prior_
-                    + (quad[0] + beta0 * (m0 @ m0) - beta * np.sum(m**2, axis=1)) / d
+                    self._prior
+                    + (quad[0] - nk * np.sum(xbar**2, axis=1) + shrink * np.sum(diff**2, axis=1))
+                    / d
                     + reg * nk
                 )
                 dof_b = nu0 + nk
@@ -543,25 +756,28 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         else:
             concentration = alpha0 + nk
             weights = concentration / concentration.sum()
-        params = {
-            "_stats": stats,
-            "weight_concentration_": concentration,
-            "mean_precision_": beta,
-            "means_": m + self._center,
-            "degrees_of_freedom_": dof,
-            "covariances_": covariances,
-            "precisions_": precisions,
-            "precisions_cholesky_": prec_chol,
-            "weights_": weights,
-            "_log_det_scale_inv": log_det,
-        }
+        with np.errstate(over="ignore", under="ignore"):  # checked by _check_representable
+            params = {
+                "_stats": stats,
+                "weight_concentration_": concentration,
+                "mean_precision_": beta,
+                "means_": np.ldexp(m, e) + self._center,
+                "degrees_of_freedom_": dof,
+                "covariances_": np.ldexp(covariances, 2 * e),
+                "precisions_": np.ldexp(precisions, -2 * e),
+                "precisions_cholesky_": np.ldexp(prec_chol, -e),
+                "weights_": weights,
+                "_log_det_scale_inv": log_det,
+                "_means": m,
+                "_precisions": precisions,
+            }
         params["_coef"] = self._coefficients(params)
         return params
 
     # --------------------------------------------------- expectations and ELBO
     def _expected_log_weights(self, concentration):
         """:math:`\\mathbb E_q[\\ln \\pi_k]` (Bishop 10.66; stick-breaking for the DP)."""
-        if self.weight_concentration_prior_type == "dirichlet_process":
+        if isinstance(concentration, tuple):  # the sticks of the DP prior
             a, b = concentration
             dig_ab = digamma_array(a[:-1] + b[:-1])
             e_log_v = np.append(digamma_array(a[:-1]) - dig_ab, 0.0)  # last stick is 1
@@ -572,8 +788,8 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
     def _precision_expectations(self, params):
         """Per component: E[Lambda] (as full matrices, diagonals or scalars), E ln|Lambda|
         (Bishop 10.65, or its Gamma analogue) and E tr Lambda."""
-        d, K = self.n_features_in_, self.n_components
-        prec, dof, log_det = params["precisions_"], params["degrees_of_freedom_"], None
+        d, K = self.n_features_in_, params["mean_precision_"].shape[0]
+        prec, dof, log_det = params["_precisions"], params["degrees_of_freedom_"], None
         ctype = self._ctype
         if ctype == kern.FULL:
             log_det = np.array(
@@ -607,7 +823,7 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         """
         d = self.n_features_in_
         prec, e_log_det, e_trace = self._precision_expectations(params)
-        m = params["means_"] - self._center
+        m = params["_means"]
         beta = params["mean_precision_"]
         if self._ctype in (kern.FULL, kern.TIED):
             pm = np.einsum("kij,kj->ki", prec, m)
@@ -627,7 +843,7 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
             + 0.5 * e_log_det
             - 0.5 * d * _LOG_2PI
             - 0.5 * d / beta
-            - 0.5 * self.reg_covar * e_trace
+            - 0.5 * self._reg * e_trace
             - 0.5 * mpm
         )
         return np.ascontiguousarray(np.concatenate([const[:, None], pm, quad], axis=1).T)
@@ -641,13 +857,17 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         :math:`\sum_k \mathrm{coef}_k \cdot \sum_n r_{nk} [1, z(x_n)]`.
         """
         expected_log_joint = np.sum(self._coef * stats)
-        return float(expected_log_joint - sum_r_log_r - self._kl_weights() - self._kl_gauss())
+        # the Jacobian of y = (x - c) / s: ln p(x) = ln p(y) - d ln s per unit of weight
+        jacobian = stats[0].sum() * self.n_features_in_ * self._scale_exp * math.log(2.0)
+        return float(
+            expected_log_joint - jacobian - sum_r_log_r - self._kl_weights() - self._kl_gauss()
+        )
 
     def _kl_weights(self):
         alpha0 = self.weight_concentration_prior_
-        if self.weight_concentration_prior_type == "dirichlet_process":
+        if isinstance(self.weight_concentration_, tuple):  # the sticks of the DP prior
             a, b = self.weight_concentration_
-            return sum(kl_beta(a[k], b[k], 1.0, alpha0) for k in range(self.n_components - 1))
+            return sum(kl_beta(a[k], b[k], 1.0, alpha0) for k in range(len(a) - 1))
         alpha = self.weight_concentration_
         return kl_dirichlet(alpha, np.full_like(alpha, alpha0))
 
@@ -661,8 +881,12 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         """
         d, ctype = self.n_features_in_, self._ctype
         beta0, nu0 = self.mean_precision_prior_, self.degrees_of_freedom_prior_
-        beta, prec = self.mean_precision_, self.precisions_
-        dm = self.means_ - self.mean_prior_
+        beta, prec = self.mean_precision_, self._precisions  # in the internal units
+        # m_k - m0 = N_k (xbar_k - m0) / beta_k, without the cancellation of m_k - m0
+        nk = self._stats[0]
+        xbar = self._stats[1 : d + 1].T / np.where(nk > 0, nk, 1.0)[:, None]
+        dm = (nk / beta)[:, None] * (xbar - self._m0)
+        n_components = beta.shape[0]
         dof, log_det = self.degrees_of_freedom_, self._log_det_scale_inv
         ratio = beta0 / beta
         if ctype == kern.FULL:
@@ -674,7 +898,7 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         else:
             maha = prec * np.sum(dm**2, axis=1)
         kl = 0.5 * np.sum(d * ratio - d - d * np.log(ratio) + beta0 * maha)
-        prior = self.covariance_prior_
+        prior = self._prior
         if ctype in (kern.FULL, kern.TIED):
             log_det0 = np.linalg.slogdet(prior)[1]
             trace = np.einsum("ij,...ji->...", prior, prec) / dof
@@ -683,20 +907,20 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
             else:
                 kl += sum(
                     kl_wishart(-log_det[k], dof[k], -log_det0, nu0, trace[k], d)
-                    for k in range(self.n_components)
+                    for k in range(n_components)
                 )
         elif ctype == kern.DIAG:
             c = np.exp(log_det)
             kl += sum(
                 kl_gamma(dof[k] / 2, c[k, j] / 2, nu0 / 2, prior[j] / 2)
-                for k in range(self.n_components)
+                for k in range(n_components)
                 for j in range(d)
             )
         else:
             c = np.exp(log_det)
             kl += sum(
                 kl_gamma(d * dof[k] / 2, d * c[k] / 2, d * nu0 / 2, d * prior / 2)
-                for k in range(self.n_components)
+                for k in range(n_components)
             )
         return kl
 
@@ -707,7 +931,7 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
 
     def _estimate_log_resp(self, X):
         with single_threaded_blas():
-            return kern.log_resp(X, self._center, self._coef, self._ctype)
+            return kern.log_resp(X, self._shift, self._inv_scale, self._coef, self._ctype)
 
     def predict_proba(self, X):
         """Responsibilities :math:`r_{nk}` (Bishop 10.49) under the fitted posterior.
@@ -740,7 +964,7 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
 
         Returns ``(dof, prec_chol, log_norm)`` for :func:`_mixture_kernels.log_student_t`.
         """
-        d, K, ctype = self.n_features_in_, self.n_components, self._ctype
+        d, K, ctype = self.n_features_in_, self.mean_precision_.shape[0], self._ctype
         beta, nu = self.mean_precision_, np.broadcast_to(self.degrees_of_freedom_, (K,))
         shrink = beta / (1.0 + beta)
         if ctype in (kern.FULL, kern.TIED):
@@ -845,6 +1069,39 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
             X.append(self.means_[k] + e / g)
             y.append(np.full(count, k))
         return np.vstack(X), np.concatenate(y)
+
+
+def _format_log10(log10_value):
+    """``10**log10_value`` written as ``'3.16e+300'``, even beyond the float range."""
+    exponent = math.floor(log10_value)
+    return f"{10.0 ** (log10_value - exponent):.3g}e{exponent:+d}"
+
+
+def _check_total_weight(total, name):
+    """``total`` as a float, or a ValueError if it exceeds :data:`_MAX_RATIO`."""
+    total = float(total)
+    if not total <= _MAX_RATIO:
+        raise ValueError(
+            f"{name} sum to {total:.3g}, above the limit {_MAX_RATIO:g}: the posterior's "
+            "parameters and the ELBO grow with the total weight, and beyond it their "
+            "float64 arithmetic is not safe."
+        )
+    return total
+
+
+def _in_units(value, scale_exp, name):
+    """``value / s**2`` for ``s = 2**scale_exp``, or a ValueError naming ``name`` when
+    it exceeds :data:`_MAX_RATIO`."""
+    with np.errstate(over="ignore"):
+        scaled = np.ldexp(value, -2 * scale_exp)
+    largest = float(np.max(np.abs(scaled)))
+    if not largest <= _MAX_RATIO:
+        raise ValueError(
+            f"{name} is {largest:.3g} times the squared largest deviation of X from its "
+            f"mean (rounded up to a power of two, {math.ldexp(1.0, scale_exp):.3g}); the "
+            f"limit is {_MAX_RATIO:g}. Reduce {name} or rescale X."
+        )
+    return scaled
 
 
 def _cholesky(a):

@@ -1,7 +1,14 @@
 """VariationalLDA: exact and monotone ELBO, topic recovery, agreement with scikit-learn, API."""
 
 import copy
+import inspect
+import re
+import subprocess
+import sys
+import textwrap
+import warnings
 
+import mpmath
 import numba
 import numpy as np
 import pytest
@@ -12,6 +19,7 @@ from numpy.testing import assert_allclose
 from scipy.optimize import linear_sum_assignment
 from scipy.special import digamma, gammaln
 from sklearn.decomposition import LatentDirichletAllocation
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -60,6 +68,8 @@ def _corpora(draw):
         mask = rng.rand(n_docs, n_words) < draw(st.sampled_from([0.05, 0.2]))
         X[mask] = rng.geometric(0.3, size=mask.sum())
     X[rng.choice(n_docs, draw(st.integers(0, n_docs // 3)), replace=False)] = 0.0
+    if not X.any():  # a corpus without tokens: test_fit_without_tokens_gives_the_prior
+        X[0, 0] = 1.0
     return X
 
 
@@ -601,3 +611,518 @@ def test_cvb0_rejects_learned_priors(prior):
     model = VariationalLDA(3, learning_method="cvb0", **{prior: "auto"})
     with pytest.raises(ValueError, match=f"{prior}='auto' is not available"):
         model.fit(_small_corpus())
+
+
+# ------------------------------------------------- issue 11: convergence (items 1, 14)
+BLOCKS = np.kron(np.eye(3), np.full((3, 3), 3.0))  # three disjoint topics, nine documents
+
+
+@pytest.mark.parametrize("learning_method", ["batch", "online", "cvb0"])
+@pytest.mark.parametrize("every", [1, 2])
+def test_evaluate_every_converges_before_max_iter(learning_method, every):
+    # the fit loop used to read a `tol` VariationalLDA does not have (AttributeError)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = VariationalLDA(
+            3, evaluate_every=every, max_iter=100, learning_method=learning_method,
+            random_state=0,
+        ).fit(BLOCKS)  # fmt: skip
+    assert model.converged_ and model.n_iter_ < 100 and model.n_iter_ % every == 0
+    # the test that stopped it: the perplexity moved by less than perp_tol over the
+    # last `every` passes (the first evaluation compares with the initial distribution)
+    bounds = np.r_[model.lower_bounds_[::-1], -np.inf][: every + 1]
+    if model.n_iter_ > every:
+        n_tokens = BLOCKS.sum()
+        change = abs(np.exp(-bounds[0] / n_tokens) - np.exp(-bounds[every] / n_tokens))
+        assert change < model.perp_tol
+    assert model.bound_ == pytest.approx(np.exp(-model.lower_bound_ / BLOCKS.sum()), rel=1e-12)
+
+
+@pytest.mark.parametrize("learning_method", ["batch", "online", "cvb0"])
+def test_convergence_warning_names_only_lda_parameters(learning_method):
+    model = VariationalLDA(
+        3, evaluate_every=1, max_iter=2, perp_tol=0.0, learning_method=learning_method,
+        random_state=0,
+    )  # fmt: skip
+    with pytest.warns(ConvergenceWarning) as record:
+        model.fit(_small_corpus())
+    assert not model.converged_
+    (message,) = [str(w.message) for w in record if w.category is ConvergenceWarning]
+    named = set(re.findall(r"\b([a-z_]+)=", message))
+    assert {"max_iter", "evaluate_every", "perp_tol"} <= named
+    assert named <= set(model.get_params())
+    assert "initialization" not in message and "tol=" not in message.replace("perp_tol=", "")
+    # without a convergence test (evaluate_every <= 0) there is nothing to warn about
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        VariationalLDA(3, max_iter=2, learning_method=learning_method).fit(_small_corpus())
+
+
+# ------------------------------------------------------ issue 11: signatures (item 3)
+def test_perplexity_accepts_sub_sampling_and_ignores_it():
+    X = _small_corpus()
+    model = VariationalLDA(3, max_iter=3, random_state=0).fit(X)
+    p = model.perplexity(X)
+    assert model.perplexity(X, sub_sampling=False) == p
+    assert model.perplexity(X, True) == p  # the factor scikit-learn applies cancels
+
+
+@pytest.mark.parametrize(
+    "method", ["fit", "partial_fit", "transform", "fit_transform", "score", "perplexity"]
+)
+def test_public_methods_accept_scikit_learn_parameters(method):
+    ours = inspect.signature(getattr(VariationalLDA, method)).parameters
+    theirs = inspect.signature(getattr(LatentDirichletAllocation, method)).parameters
+    for name, param in theirs.items():
+        assert name in ours, name
+        assert ours[name].kind == param.kind, name
+        assert ours[name].default == param.default, name
+
+
+# -------------------------------------- issue 11: the fitted model's sizes (item 8)
+def _run_isolated(code):
+    """Run ``code`` in a fresh interpreter, so that a crash (SIGSEGV, SIGABRT) fails the
+    test instead of killing pytest; returns its stdout."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    return result.stdout
+
+
+def test_methods_use_the_fitted_number_of_topics_in_a_subprocess():
+    # scikit-learn's LDA takes the sizes from the fitted attributes; before, score gave inf
+    # with n_components=5 and transform aborted the process with n_components=2000
+    out = _run_isolated(
+        """
+        import numpy as np
+        from skvi import VariationalLDA
+        X = np.random.RandomState(0).poisson(1.0, (30, 20)).astype(float)
+        model = VariationalLDA(3, max_iter=3, random_state=0).fit(X)
+        before = (model.transform(X), model.score(X), model.perplexity(X))
+        for k in (5, 2000, 1):
+            model.set_params(n_components=k, doc_topic_prior=np.full(k, 0.5))
+            after = (model.transform(X), model.score(X), model.perplexity(X))
+            assert after[0].shape == (30, 3), after[0].shape
+            assert np.array_equal(after[0], before[0]) and after[1:] == before[1:]
+            assert len(model.get_feature_names_out()) == 3
+        print("ok")
+        """
+    )
+    assert out.strip() == "ok"
+
+
+def test_partial_fit_refuses_parameters_that_no_longer_match_the_fitted_topics():
+    X = _small_corpus()
+    model = VariationalLDA(3, learning_method="online", random_state=0).partial_fit(X)
+    params = model.get_params()
+    before = {k: v for k, v in _state(model).items() if k not in params}
+    model.set_params(n_components=5)
+    with pytest.raises(ValueError, match="n_components=5 does not match the 3 topics"):
+        model.partial_fit(X)
+    model.set_params(n_components=3, doc_topic_prior=[0.1, 0.2])
+    with pytest.raises(ValueError, match=r"doc_topic_prior has shape \(2,\).*3 topics"):
+        model.partial_fit(X)
+    _assert_same({k: v for k, v in _state(model).items() if k not in params}, before)
+    # with matching parameters it continues the fitted model; fit starts afresh
+    model.set_params(doc_topic_prior=[0.1, 0.2, 0.3]).partial_fit(X)
+    assert model.n_iter_ == 2 and model.components_.shape == (3, 25)
+    assert model.set_params(n_components=5, doc_topic_prior=None).fit(X).components_.shape == (
+        5,
+        25,
+    )
+    assert model.fit_transform(X).shape == (X.shape[0], 5)
+
+
+# ---------------------------------------------- issue 11: malformed sparse input (item 9)
+def test_malformed_sparse_input_raises_before_any_kernel_runs_in_a_subprocess():
+    # SciPy does not check index values: an index of 10**8 segfaulted fit, an index of 25
+    # with 20 features gave NaN, a negative index was accepted
+    out = _run_isolated(
+        """
+        import numpy as np
+        import scipy.sparse as sp
+        from skvi import VariationalLDA
+        from skvi.metrics import (
+            document_completion_perplexity, perplexity_from_theta, topic_coherence)
+
+        rng = np.random.RandomState(0)
+        X = rng.poisson(1.0, (30, 20)).astype(float)
+        model = VariationalLDA(3, max_iter=2, random_state=0).fit(X)
+        theta = model.transform(X)
+
+        def csr():
+            return sp.csr_matrix(X)
+
+        def case(name):
+            M = csr() if not name.startswith(("csc", "coo")) else None
+            if name == "index 1e8":
+                M.indices[5] = 10**8
+            elif name == "index 25":
+                M.indices[5] = 25
+            elif name == "index -1":
+                M.indices[5] = -1
+            elif name == "indptr decreasing":
+                M.indptr[3] = M.indptr[5]
+            elif name == "indptr beyond indices":
+                M.indptr[-1] += 5
+            elif name == "indptr length":
+                M.indptr = M.indptr[:-1].copy()
+            elif name == "data length":
+                M.data = M.data[:-1].copy()
+            elif name == "csc row 40":
+                M = sp.csc_matrix(X)
+                M.indices[5] = 40
+            elif name == "coo col 20":
+                M = sp.coo_matrix(X)
+                M.col[5] = 20
+            return M
+
+        methods = {
+            "fit": lambda M: VariationalLDA(3, max_iter=2).fit(M),
+            "cvb0 fit": lambda M: VariationalLDA(3, max_iter=2, learning_method="cvb0").fit(M),
+            "first partial_fit": lambda M: VariationalLDA(3).partial_fit(M),
+            "partial_fit": lambda M: model.partial_fit(M),
+            "transform": model.transform,
+            "score": model.score,
+            "perplexity": model.perplexity,
+            "topic_coherence": lambda M: topic_coherence(model.components_, M),
+            "perplexity_from_theta": lambda M: perplexity_from_theta(
+                theta, model.components_, M),
+            "document_completion_perplexity": lambda M: document_completion_perplexity(
+                model, M),
+        }
+        names = ["index 1e8", "index 25", "index -1", "indptr decreasing",
+                 "indptr beyond indices", "indptr length", "data length", "csc row 40",
+                 "coo col 20"]
+        for name in names:
+            for method, call in methods.items():
+                M = case(name)
+                kept = [np.copy(a) for a in (
+                    (M.data, M.row, M.col) if M.format == "coo" else
+                    (M.data, M.indices, M.indptr))]
+                try:
+                    call(M)
+                    print(name, "|", method, "| no error")
+                except ValueError as e:
+                    ok = "malformed" in str(e)
+                    print(name, "|", method, "|", "ok" if ok else str(e))
+                after = ((M.data, M.row, M.col) if M.format == "coo" else
+                         (M.data, M.indices, M.indptr))
+                assert all(np.array_equal(a, b) for a, b in zip(kept, after))
+        """
+    )
+    lines = out.strip().splitlines()
+    assert len(lines) == 9 * 10
+    bad = [line for line in lines if not line.endswith("| ok")]
+    assert not bad, bad
+
+
+def test_the_message_names_the_index_range():
+    X = sp.csr_matrix(_small_corpus(n_words=20))
+    X.indices[3] = 25
+    with pytest.raises(ValueError, match=r"column indices must be in \[0, 20\); they range"):
+        VariationalLDA(3).fit(X)
+
+
+def test_entries_stored_past_indptr_end_are_ignored_and_the_input_kept():
+    X = _small_corpus()
+    csr = sp.csr_matrix(X)
+    padded = sp.csr_matrix(
+        (np.r_[csr.data, 7.0, 7.0], np.r_[csr.indices, 0, 1], csr.indptr.copy()), shape=X.shape
+    )
+    kept = (padded.data.copy(), padded.indices.copy())
+    model = VariationalLDA(3, max_iter=3, random_state=0).fit(X)
+    other = VariationalLDA(3, max_iter=3, random_state=0).fit(padded)
+    assert_allclose(other.components_, model.components_, rtol=1e-12)
+    assert model.score(padded) == model.score(X)
+    assert np.array_equal(padded.data, kept[0]) and np.array_equal(padded.indices, kept[1])
+
+
+def _non_canonical(X):
+    """``X`` as CSR with every entry split in two and each row's indices reversed."""
+    csr = sp.csr_matrix(X)
+    indptr, indices, data = [0], [], []
+    for d in range(X.shape[0]):
+        lo, hi = csr.indptr[d], csr.indptr[d + 1]
+        indices += list(csr.indices[lo:hi][::-1]) * 2
+        data += list(csr.data[lo:hi][::-1] / 2) * 2
+        indptr.append(len(indices))
+    messy = sp.csr_matrix((np.array(data), np.array(indices), np.array(indptr)), shape=X.shape)
+    assert not messy.has_canonical_format
+    return messy
+
+
+def test_non_canonical_csr_is_summed_on_a_copy_by_every_method():
+    from skvi.metrics import document_completion_perplexity
+
+    X = _small_corpus()
+    messy = _non_canonical(X)
+    kept = (messy.data.copy(), messy.indices.copy(), messy.indptr.copy())
+    model = VariationalLDA(3, max_iter=3, random_state=0).fit(X)
+    assert_allclose(model.score(messy), model.score(X), rtol=1e-10)
+    assert_allclose(model.perplexity(messy), model.perplexity(X), rtol=1e-10)
+    a = copy.deepcopy(model).partial_fit(messy)
+    b = copy.deepcopy(model).partial_fit(X)
+    assert_allclose(a.components_, b.components_, rtol=1e-10)
+    theta = model.transform(X)
+    assert_allclose(
+        perplexity_from_theta(theta, model.components_, messy),
+        perplexity_from_theta(theta, model.components_, X),
+        rtol=1e-12,
+    )
+    whole = _non_canonical(X)  # integer counts: each entry split into a zero and itself
+    for lo, hi in zip(whole.indptr[:-1], whole.indptr[1:], strict=True):
+        half = (hi - lo) // 2
+        whole.data[lo : lo + half] = 0
+        whole.data[lo + half : hi] *= 2
+    assert_allclose(whole.toarray(), X)
+    assert np.isfinite(document_completion_perplexity(model, whole, random_state=0))
+    assert np.array_equal(messy.data, kept[0]) and np.array_equal(messy.indices, kept[1])
+    assert np.array_equal(messy.indptr, kept[2])
+
+
+# --------------------------------------------- issue 11: extreme scales (item 11)
+def _one_topic_log_evidence(X, eta, dps):
+    """``ln p(X)`` of one topic (the mean-field family then holds the posterior), in
+    ``dps`` digits with mpmath: ``lgamma(V eta) - lgamma(N + V eta) + sum_w (lgamma(n_w +
+    eta) - lgamma(eta))``."""
+    with mpmath.workdps(dps):
+        counts = [mpmath.mpf(float(c)) for c in np.asarray(X).sum(axis=0)]
+        eta = mpmath.mpf(eta)
+        V = len(counts)
+        value = mpmath.loggamma(V * eta) - mpmath.loggamma(sum(counts) + V * eta)
+        value += sum(mpmath.loggamma(c + eta) - mpmath.loggamma(eta) for c in counts)
+        return value, sum(counts)
+
+
+@pytest.mark.parametrize("learning_method", ["batch", "cvb0"])
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-20, 1.0, 1e20, 1e200])
+def test_elbo_and_perplexity_are_exact_at_any_count_scale(learning_method, scale):
+    # counts x 1e200 gave NaN topics, x 1e-300 an infinite perplexity: the KL terms lost
+    # eps * ln C(prior) to cancellation, which swamps a bound of 1e-298 nats
+    X = _small_corpus(n_docs=12, n_words=8, k=2, seed=3, empty=(4,)) * scale
+    model = VariationalLDA(
+        1, topic_word_prior=0.3, learning_method=learning_method, max_iter=2, random_state=0
+    ).fit(X)
+    ref, n_tokens = _one_topic_log_evidence(X, 0.3, dps=400)
+    assert np.all(np.isfinite(model.components_))
+    assert_allclose(model.lower_bounds_, float(ref), rtol=1e-12)
+    assert_allclose(model.bound_, float(mpmath.exp(-ref / n_tokens)), rtol=1e-11)
+    # held out, one topic: the documents' terms only, sum_w n_w E[ln beta_w]
+    with mpmath.workdps(400):
+        counts = [mpmath.mpf(float(c)) for c in X.sum(axis=0)]
+        lam = [c + mpmath.mpf(0.3) for c in counts]
+        words = sum(
+            c * (mpmath.digamma(v) - mpmath.digamma(sum(lam)))
+            for c, v in zip(counts, lam, strict=True)
+        )
+        expected = float(mpmath.exp(-words / n_tokens))
+    assert_allclose(model.perplexity(X), expected, rtol=1e-11)
+
+
+@pytest.mark.parametrize("learning_method", ["batch", "cvb0"])
+@pytest.mark.parametrize("scale", [1e-300, 1e-100])
+def test_a_corpus_of_vanishing_counts_has_the_prior_predictive_bound(learning_method, scale):
+    # counts x 1e-300 gave bound_ = inf. As the counts vanish the posterior is the prior,
+    # and the ELBO per token tends to ln sum_k exp(E ln theta_k + E ln beta_kw) under the
+    # priors: ln K + psi(a) - psi(K a) + psi(e) - psi(V e) for symmetric priors a and e
+    X = _small_corpus(n_words=12) * scale
+    model = VariationalLDA(3, learning_method=learning_method, max_iter=5, random_state=0)
+    model.fit(X)
+    a = e = 1 / 3
+    per_token = np.log(3) + digamma(a) - digamma(3 * a) + digamma(e) - digamma(12 * e)
+    assert_allclose(model.bound_, np.exp(-per_token), rtol=1e-10)
+    assert_allclose(model.perplexity(X), np.exp(-per_token), rtol=1e-10)
+    assert_allclose(model.components_, 1 / 3, rtol=1e-12)
+    assert_allclose(model.transform(X)[X.sum(axis=1) > 0], 1 / 3, rtol=1e-10)
+
+
+@pytest.mark.parametrize("learning_method", ["batch", "online", "cvb0"])
+def test_huge_counts_give_finite_topics_and_bounds(learning_method):
+    # counts x 1e200 gave NaN components_ (float32 sweeps overflowed; CVB0's product of
+    # two counts overflowed)
+    X = _small_corpus(n_words=12)
+    big = VariationalLDA(3, learning_method=learning_method, max_iter=5, random_state=0)
+    big.fit(X * 1e200)
+    assert np.all(np.isfinite(big.components_)) and np.all(big.components_ > 0)
+    assert np.all(np.isfinite(big.lower_bounds_))
+    # the data dominate the priors: the ELBO per token is about the log-likelihood of a
+    # fitted model, below uniform word probabilities' ln V
+    assert 1.0 < big.bound_ < 12.0
+    assert np.all(np.isfinite(big.transform(X * 1e200)))
+    assert 1.0 < big.perplexity(X * 1e200) < 12.0
+
+
+def test_online_fit_of_vanishing_counts_raises_naming_the_limit():
+    # online's topics keep part of their random start (about one pseudo-count per word
+    # and topic), worth O(1) nats: against 1e-298 tokens the perplexity overflows
+    X = _small_corpus(n_words=12) * 1e-300
+    with pytest.raises(ValueError, match="nats per token.*709"):
+        VariationalLDA(3, learning_method="online", max_iter=5, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("learning_method", ["batch", "cvb0"])
+@pytest.mark.parametrize("eta", [1e-300, 1e-20, 1e20])
+def test_one_topic_elbo_is_exact_for_extreme_topic_word_priors(learning_method, eta):
+    # topic_word_prior=1e-300 gave a NaN ELBO (psi'(eta) overflows; 0 * inf)
+    X = _small_corpus(n_docs=12, n_words=8, k=2, seed=3, empty=(4,))
+    model = VariationalLDA(
+        1, topic_word_prior=eta, learning_method=learning_method, max_iter=2, random_state=0
+    ).fit(X)
+    ref, n_tokens = _one_topic_log_evidence(X, eta, dps=400)
+    assert_allclose(model.lower_bounds_, float(ref), rtol=1e-12)
+    assert_allclose(model.bound_, float(mpmath.exp(-ref / n_tokens)), rtol=1e-10)
+
+
+@pytest.mark.parametrize("learning_method", ["batch", "online", "cvb0"])
+@pytest.mark.parametrize("prior", [{"topic_word_prior": 1e-300}, {"doc_topic_prior": 1e-300}])
+def test_tiny_priors_give_finite_fits(learning_method, prior):
+    X = _small_corpus(n_words=12)
+    model = VariationalLDA(3, learning_method=learning_method, max_iter=3, random_state=0)
+    model.set_params(**prior).fit(X)
+    assert np.all(np.isfinite(model.components_)) and np.all(np.isfinite(model.lower_bounds_))
+    assert np.isfinite(model.bound_) and np.all(np.isfinite(model.transform(X)))
+
+
+@pytest.mark.parametrize("learning_method", ["batch", "cvb0"])
+def test_a_huge_topic_word_prior_fixes_the_topics_to_uniform(learning_method):
+    # topic_word_prior=1e300 gave bound_ = inf: beta is then uniform, so with one topic
+    # the evidence is N ln(1/V) and the perplexity V
+    X = _small_corpus(n_words=12)
+    one = VariationalLDA(
+        1, topic_word_prior=1e300, learning_method=learning_method, max_iter=2, random_state=0
+    ).fit(X)
+    assert_allclose(one.bound_, 12.0, rtol=1e-12)
+    assert_allclose(one.lower_bound_, -X.sum() * np.log(12.0), rtol=1e-12)
+    three = VariationalLDA(
+        3, topic_word_prior=1e300, learning_method=learning_method, max_iter=2, random_state=0
+    ).fit(X)
+    # the evidence is the same with three topics; the ELBO is below it
+    assert np.isfinite(three.lower_bound_) and three.lower_bound_ <= one.lower_bound_ + 1e-9
+    assert np.isfinite(three.bound_) and three.bound_ >= 12.0
+
+
+def test_limits_of_the_float64_range_raise_naming_the_input():
+    X = _small_corpus(n_words=12)
+    with pytest.raises(ValueError, match=r"topic_word_prior=1e\+305 times n_features=12.*1e\+305"):
+        VariationalLDA(3, topic_word_prior=1e305).fit(X)
+    with pytest.raises(ValueError, match=r"doc_topic_prior sums to 3e\+305.*at most 1e\+305"):
+        VariationalLDA(3, doc_topic_prior=1e305).fit(X)
+    with pytest.raises(ValueError, match=r"X.sum\(\) = .* at most 1e\+300"):
+        VariationalLDA(3).fit(X * 1e300)
+    model = VariationalLDA(3, learning_method="online", total_samples=1e6)
+    with pytest.raises(ValueError, match=r"X.sum\(\) \* total_samples / n_samples"):
+        model.partial_fit(X * 1e296)
+    # online topics start near one pseudo-count per entry, far from a huge prior: their
+    # KL from it is beyond float64's resolution (partial_fit reported a positive ELBO)
+    match = r"topic_word_prior=1e\+11 times n_features=12 .*online learning allows at most 1e\+12"
+    with pytest.raises(ValueError, match=match):
+        VariationalLDA(3, learning_method="online", topic_word_prior=1e11).fit(X)
+    with pytest.raises(ValueError, match=match):
+        VariationalLDA(3, topic_word_prior=1e11).partial_fit(X)
+    fitted = VariationalLDA(3, learning_method="online", topic_word_prior=1e10, max_iter=2)
+    assert fitted.fit(X).lower_bound_ < 0
+
+
+@pytest.mark.parametrize("learning_method", ["batch", "online", "cvb0"])
+def test_max_iter_zero_reports_the_elbo_of_the_initial_distribution(learning_method):
+    # it reported lower_bound_ = -inf and bound_ = inf
+    X = _small_corpus()
+    alpha = np.array([0.1, 0.5, 2.0])
+    model = VariationalLDA(
+        3, doc_topic_prior=alpha, learning_method=learning_method, max_iter=0, random_state=0
+    ).fit(X)
+    assert model.n_iter_ == 0 and model.lower_bounds_.shape == (0,)
+    lengths = X.sum(axis=1)
+    if learning_method == "cvb0":  # each entry on one topic drawn uniformly
+        rows, cols = np.nonzero(X)
+        topic = np.random.RandomState(0).randint(3, size=rows.size)
+        doc_topic = np.zeros((X.shape[0], 3))
+        np.add.at(doc_topic, (rows, topic), X[rows, cols])
+        word_topic = np.zeros((X.shape[1], 3))
+        np.add.at(word_topic, (cols, topic), X[rows, cols])
+        assert_allclose(model.components_, 1 / 3 + word_topic.T, rtol=1e-12)
+    else:
+        doc_topic = np.repeat(lengths[:, None] / 3, 3, axis=1)
+    gamma = alpha + doc_topic
+    ref = nv.lda_elbo(X, model.components_, alpha, 1 / 3, gamma)
+    assert_allclose(model.lower_bound_, ref, rtol=1e-10)
+    assert_allclose(model.bound_, np.exp(-ref / X.sum()), rtol=1e-10)
+    assert np.isfinite(model.perplexity(X))
+    # and the first pass starts from there: batch never goes below it
+    if learning_method == "batch":
+        one = VariationalLDA(3, doc_topic_prior=alpha, max_iter=1, random_state=0).fit(X)
+        assert one.lower_bound_ >= model.lower_bound_
+
+
+@pytest.mark.parametrize("learning_method", ["batch", "online", "cvb0"])
+def test_fit_without_tokens_gives_the_prior(learning_method):
+    # online gave bound_ = inf (scikit-learn: NaN). With no token the posterior is the
+    # prior and ln p(no tokens) = 0; scikit-learn's own test_lda_empty_docs fits one
+    for Z in (np.zeros((5, 4)), sp.csr_matrix((5, 4))):
+        model = VariationalLDA(10, learning_method=learning_method, max_iter=3, random_state=0)
+        model.fit(Z)
+        assert model.bound_ == 1.0 == model.perplexity(Z)  # no token to predict
+        assert model.score(Z) == 0.0
+        assert np.all(np.isfinite(model.lower_bounds_)) and model.lower_bound_ <= 0.0
+        assert_allclose(model.transform(Z), np.full((5, 10), 0.1))
+        if learning_method != "online":  # online approaches the prior at its learning rate
+            assert model.lower_bound_ == 0.0  # q is the prior: the bound is exact
+            assert_allclose(model.components_, np.full((10, 4), 0.1), rtol=1e-12)
+    model = VariationalLDA(3, learning_method=learning_method, max_iter=2, random_state=0)
+    model.fit(_small_corpus(n_words=4))
+    assert model.perplexity(np.zeros((5, 4))) == 1.0
+    assert model.score(np.zeros((5, 4))) == 0.0  # ln p(no tokens) = 0, and so is its bound
+    prior = model.doc_topic_prior_ * np.ones(3)
+    assert_allclose(model.transform(np.zeros((2, 4))), np.tile(prior / prior.sum(), (2, 1)))
+
+
+def test_partial_fit_accepts_a_batch_without_tokens():
+    model = VariationalLDA(3, total_samples=100, random_state=0)
+    model.partial_fit(np.zeros((5, 4)))  # a stream may start with empty documents
+    model.partial_fit(_small_corpus(n_words=4))
+    model.partial_fit(np.zeros((5, 4)))
+    assert np.all(np.isfinite(model.lower_bounds_)) and np.all(model.components_ > 0)
+
+
+# ----------------------------------------------------- issue 11: float32 (item 12)
+@pytest.mark.parametrize("learning_method", ["batch", "online", "cvb0"])
+def test_float32_input_keeps_float32_attributes_like_scikit_learn(learning_method):
+    X = _small_corpus()
+    X32 = X.astype(np.float32)
+    ours = VariationalLDA(3, learning_method=learning_method, max_iter=3, random_state=0)
+    ours.fit(X32)
+    theirs = LatentDirichletAllocation(3, max_iter=3, random_state=0).fit(X32)
+    for name, value in vars(theirs).items():
+        if name.endswith("_") and isinstance(value, np.ndarray):
+            assert getattr(ours, name).dtype == value.dtype, name
+    assert ours.components_.dtype == ours.exp_dirichlet_component_.dtype == np.float32
+    assert ours.transform(X32).dtype == np.float32
+    assert ours.fit_transform(X32).dtype == np.float32
+    # the arithmetic stays float64 inside: the float32 fit is the float64 fit, rounded
+    ref = VariationalLDA(3, learning_method=learning_method, max_iter=3, random_state=0).fit(X)
+    assert ref.components_.dtype == np.float64
+    assert_allclose(ours.components_, ref.components_, rtol=1e-5)
+    # measured: at most 2e-9 apart (cvb0 reads the float32 counts as they are)
+    assert_allclose(ours.lower_bounds_, ref.lower_bounds_, rtol=1e-7)
+    # partial_fit keeps the dtype of its first batch
+    online = VariationalLDA(3, random_state=0).partial_fit(X32).partial_fit(X32)
+    assert online.components_.dtype == online.exp_dirichlet_component_.dtype == np.float32
+    assert (
+        sp.issparse(sp.csr_matrix(X32))
+        and VariationalLDA(3, max_iter=1).fit(sp.csr_matrix(X32)).components_.dtype == np.float32
+    )
+
+
+@pytest.mark.parametrize("learning_method", ["batch", "online", "cvb0"])
+@pytest.mark.parametrize("max_iter", [0, 2])
+def test_fit_on_sparse_arrays_equals_fit_on_dense(learning_method, max_iter):
+    # csr_array.sum(axis=1) is one-dimensional, unlike csr_matrix's
+    X = _small_corpus()
+    kw = dict(learning_method=learning_method, max_iter=max_iter, random_state=0)
+    dense = VariationalLDA(3, **kw).fit(X)
+    for fmt in (sp.csr_array, sp.csr_matrix, sp.coo_array):
+        model = VariationalLDA(3, **kw).fit(fmt(X))
+        assert_allclose(model.components_, dense.components_, rtol=1e-12)
+        assert model.lower_bound_ == pytest.approx(dense.lower_bound_, rel=1e-12)

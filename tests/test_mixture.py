@@ -1,5 +1,6 @@
 """VariationalGaussianMixture: exactness, monotonicity, agreement with scikit-learn, API."""
 
+import math
 import warnings
 
 import numba
@@ -583,3 +584,470 @@ def test_verbose_prints_the_elbo(capsys):
     _fit(VariationalGaussianMixture(n_components=2, verbose=2, verbose_interval=1), X)
     out = capsys.readouterr().out
     assert "Initialization 0" in out and "ELBO" in out and "Iteration 1" in out
+
+
+# ------------------------------------------- issue 11: the initial ELBO (item 7)
+INIT_PARAMS = ["kmeans", "k-means++", "random", "random_from_data"]
+
+
+def _enumerated_log_evidence(X, model, alpha0):
+    """Exact ``ln p(X)`` of a 1-D 'diag' mixture under the Dirichlet(alpha0) weight prior,
+    summing the conjugate evidence over every assignment (``K ** n`` of them)."""
+    from itertools import product
+
+    from scipy.special import gammaln, logsumexp
+
+    n, K = len(X), model.means_.shape[0]
+    args = (model.mean_prior_, model.mean_precision_prior_, model.degrees_of_freedom_prior_)
+    terms = []
+    for z in product(range(K), repeat=n):
+        counts = np.bincount(np.array(z), minlength=K)
+        log_pz = (
+            gammaln(K * alpha0)
+            - gammaln(K * alpha0 + n)
+            + np.sum(gammaln(alpha0 + counts) - gammaln(alpha0))
+        )
+        log_px = sum(
+            nv.log_evidence_normal_gamma_diag(X[np.array(z) == k], *args, model.covariance_prior_)
+            for k in range(K)
+            if counts[k]
+        )
+        terms.append(log_pz + log_px)
+    return logsumexp(terms)
+
+
+def test_issue_reproduction_random_from_data_initial_bound_is_an_elbo():
+    X = np.random.default_rng(13).normal(size=(200, 3)) * 2 + 1
+    kwargs = dict(
+        n_components=1,
+        weight_concentration_prior_type="dirichlet_distribution",
+        reg_covar=0,
+        init_params="random_from_data",
+    )
+    start = VariationalGaussianMixture(max_iter=0, **kwargs).fit(X)
+    exact = _exact_log_evidence(start, X)
+    assert exact == pytest.approx(-1314.29, abs=0.01)
+    assert start.lower_bound_ < exact  # was -5.93: no distribution over the 200 rows
+    one = _fit(VariationalGaussianMixture(max_iter=1, **kwargs), X)
+    assert one.lower_bound_ == pytest.approx(exact, rel=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(5, 40),
+    d=st.integers(1, 3),
+    covariance_type=st.sampled_from(COVARIANCE_TYPES),
+    prior_type=st.sampled_from(PRIOR_TYPES),
+    init_params=st.sampled_from(INIT_PARAMS),
+)
+def test_one_component_bound_is_an_elbo_at_every_max_iter(
+    seed, n, d, covariance_type, prior_type, init_params
+):
+    """K=1: the family contains the posterior, so every bound lies below ln p(X), never
+    decreases with max_iter and reaches ln p(X) after one sweep, whatever the init."""
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, d) * rng.uniform(0.1, 10.0, size=d) + rng.randn(d) * 5
+    bounds = []
+    for max_iter in range(4):
+        model = _fit(
+            VariationalGaussianMixture(
+                covariance_type=covariance_type,
+                weight_concentration_prior_type=prior_type,
+                reg_covar=0.0,
+                init_params=init_params,
+                max_iter=max_iter,
+                tol=0.0,
+                random_state=seed,
+            ),
+            X,
+        )
+        bounds.append(model.lower_bound_)
+    exact = _exact_log_evidence(model, X)
+    slack = 1e-9 * abs(exact)
+    assert np.all(np.array(bounds) <= exact + slack)
+    assert np.all(np.diff(bounds) >= -slack)
+    assert_allclose(bounds[1:], exact, rtol=1e-9)
+
+
+@pytest.mark.parametrize("init_params", INIT_PARAMS)
+def test_mixture_bound_is_below_the_exact_evidence_at_every_max_iter(init_params):
+    """K=3 on 7 points in 1-D: ln p(X) by enumerating the 3**7 assignments."""
+    rng = np.random.RandomState(5)
+    X = np.concatenate([rng.randn(3) - 4, rng.randn(4) + 4])[:, None]
+    bounds = []
+    for max_iter in range(4):
+        model = _fit(
+            VariationalGaussianMixture(
+                n_components=3,
+                covariance_type="diag",
+                weight_concentration_prior_type="dirichlet_distribution",
+                weight_concentration_prior=1.0,
+                reg_covar=0.0,
+                init_params=init_params,
+                max_iter=max_iter,
+                tol=0.0,
+                prune=False,
+                random_state=1,
+            ),
+            X,
+        )
+        bounds.append(model.lower_bound_)
+    exact = _enumerated_log_evidence(X, model, 1.0)
+    assert np.all(np.array(bounds) <= exact)
+    assert np.all(np.diff(bounds) >= -1e-9 * abs(exact))
+
+
+@pytest.mark.parametrize("init_params", INIT_PARAMS)
+def test_n_init_restarts_compare_real_elbos(init_params):
+    """With max_iter=0 the kept restart is the one with the best initial ELBO, and each
+    restart's initial ELBO is the bound the single fits sharing its stream report."""
+    X, _ = _blobs(n=200, d=2, k=3, seed=22)
+    params = dict(n_components=3, init_params=init_params, max_iter=0)
+    stream = np.random.RandomState(7)
+    singles = [VariationalGaussianMixture(random_state=stream, **params).fit(X) for _ in range(4)]
+    best = VariationalGaussianMixture(n_init=4, random_state=np.random.RandomState(7), **params)
+    best.fit(X)
+    bounds = [m.lower_bound_ for m in singles]
+    assert best.lower_bound_ == pytest.approx(max(bounds), rel=1e-12)
+    # and each initial bound is what one sweep starts from: the sweep cannot lower it
+    for m, b in zip(singles, bounds, strict=True):
+        m.set_params(warm_start=True, max_iter=1)
+        _fit(m, X)
+        assert m.lower_bound_ >= b - 1e-9 * abs(b)
+
+
+# ----------------------------------- issue 11: changed parameters (item 10)
+def _three_component_fit(X, **kwargs):
+    return _fit(VariationalGaussianMixture(n_components=3, random_state=0, **kwargs), X)
+
+
+def test_methods_after_set_params_use_the_fitted_components():
+    X, _ = _blobs(n=200, d=3, k=3, seed=23)
+    model = _three_component_fit(X)
+    density, proba = model.score_samples(X), model.predict_proba(X)
+    model.set_params(n_components=5, covariance_type="diag")
+    assert_allclose(model.score_samples(X), density)
+    assert_allclose(model.predict_proba(X), proba)
+    assert model.predict(X).max() < 3
+    draws, labels = model.sample(50)
+    assert draws.shape == (50, 3) and labels.max() < 3
+    model.set_params(weight_concentration_prior_type="dirichlet_distribution")
+    assert_allclose(model.score_samples(X), density)  # the sticks are still sticks
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        dict(n_components=5),
+        dict(covariance_type="diag"),
+        dict(weight_concentration_prior_type="dirichlet_distribution"),
+    ],
+)
+@pytest.mark.parametrize("fitted_by", ["fit", "partial_fit"])
+def test_partial_fit_refuses_a_changed_structure(change, fitted_by):
+    X, _ = _blobs(n=200, d=3, k=3, seed=24)
+    model = VariationalGaussianMixture(n_components=3, random_state=0)
+    _fit(model, X) if fitted_by == "fit" else model.partial_fit(X)
+    before = model.means_.copy()
+    (name,) = change
+    model.set_params(**change)
+    with pytest.raises(ValueError, match=f"{name}=.*Call fit"):
+        model.partial_fit(X)
+    assert_allclose(model.means_, before)  # nothing was mixed in
+    _fit(model, X)  # fit starts afresh with the new structure
+    model.partial_fit(X)
+
+
+def test_partial_fit_follows_changed_priors():
+    X, _ = _blobs(n=200, d=2, k=2, seed=25)
+    model = VariationalGaussianMixture(n_components=2, random_state=0)
+    model.partial_fit(X)
+    model.set_params(weight_concentration_prior=5.0, mean_precision_prior=2.0)
+    model.partial_fit(X)
+    assert model.weight_concentration_prior_ == 5.0
+    assert model.mean_precision_prior_ == 2.0
+    assert_allclose(model.mean_precision_, 2.0 + model._stats[0])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [dict(n_components=5), dict(n_components=2), dict(n_features=2), dict(n_features=4)],
+)
+def test_warm_start_that_cannot_continue_starts_afresh(change):
+    X, _ = _blobs(n=200, d=3, k=3, seed=26)
+    model = _three_component_fit(X, warm_start=True)
+    k = change.get("n_components", 3)
+    X2 = X[:, : change.get("n_features", 3)]
+    if change.get("n_features") == 4:
+        X2 = np.hstack([X, X[:, :1] ** 2])
+    _fit(model.set_params(n_components=k), X2)
+    cold = _fit(VariationalGaussianMixture(n_components=k, random_state=0), X2)
+    assert model.means_.shape == (k, X2.shape[1])
+    assert model.lower_bound_ == pytest.approx(cold.lower_bound_, rel=1e-12)
+    assert_allclose(model.means_, cold.means_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("new_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+def test_warm_start_continues_under_the_new_parameters_and_data(new_type, prior_type):
+    """K=1: a warm refit after changing covariance_type, the weight prior, the priors or
+    the data is the exact posterior of the *new* model after one sweep, and a real ELBO
+    of it (below ln p(X)) before."""
+    rng = np.random.RandomState(27)
+    X, X2 = rng.randn(40, 3) * [1.0, 2.0, 0.5], rng.randn(60, 3) + 3.0
+    model = _fit(VariationalGaussianMixture(reg_covar=0.0, warm_start=True), X)
+    model.set_params(
+        covariance_type=new_type,
+        weight_concentration_prior_type=prior_type,
+        mean_precision_prior=0.3,
+        mean_prior=np.array([3.0, 2.0, 1.0]),
+    )
+    exact = None
+    for max_iter in (0, 1):
+        _fit(model.set_params(max_iter=max_iter), X2)
+        exact = _exact_log_evidence(model, X2)
+        assert model.covariance_type == new_type
+        assert (
+            model.covariances_.shape
+            == {
+                "full": (1, 3, 3),
+                "tied": (3, 3),
+                "diag": (1, 3),
+                "spherical": (1,),
+            }[new_type]
+        )
+        assert model.lower_bound_ <= exact + 1e-9 * abs(exact)
+    assert model.lower_bound_ == pytest.approx(exact, rel=1e-9)
+    assert_allclose(model.mean_prior_, [3.0, 2.0, 1.0])
+
+
+def test_issue_reproduction_warm_start_with_other_features():
+    rng = np.random.RandomState(28)
+    model = VariationalGaussianMixture(n_components=2, warm_start=True, random_state=0)
+    _fit(model, rng.randn(100, 3))
+    _fit(model, rng.randn(100, 2))  # was a NumPy broadcast error
+    assert model.means_.shape == (2, 2) and model.n_features_in_ == 2
+
+
+# ------------------------------------------- issue 11: extreme scales (item 11)
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("sample_weight_1e300", "sample_weight.*limit 1e\\+100"),
+        ("X_times_1e300", "X deviates .* between 1e-150 and 1e\\+150"),
+        ("X_times_1e-300", "X deviates .* between 1e-150 and 1e\\+150"),
+        ("X_times_1e307", "X deviates .* up to [0-9.]*e\\+307"),
+        ("X_times_1e150_partial_fit", "X deviates .* between 1e-150 and 1e\\+150"),
+        ("reg_covar_1e300", "reg_covar .* limit is 1e\\+100"),
+        ("reg_covar_1e300_partial_fit", "reg_covar .* limit is 1e\\+100"),
+        ("mean_prior_1e300", "mean_prior .* limit is 1e\\+50"),
+        ("covariance_prior_1e300", "covariance_prior .* limit is 1e\\+100"),
+        ("total_samples_1e300_partial_fit", "total_samples .* limit 1e\\+100"),
+    ],
+)
+def test_issue_reproductions_unsafe_scales_raise_naming_the_input(
+    case, match, covariance_type, prior_type
+):
+    X = np.random.RandomState(0).randn(100, 3)
+    params = dict(
+        n_components=2,
+        covariance_type=covariance_type,
+        weight_concentration_prior_type=prior_type,
+        random_state=0,
+    )
+    method, kwargs = "fit", {}
+    if case.endswith("_partial_fit"):
+        method = "partial_fit"
+    if case.startswith("sample_weight"):
+        kwargs["sample_weight"] = np.full(100, 1e300)
+    elif case.startswith("X_times"):
+        X = X * float(case.split("_")[2])
+    elif case.startswith("reg_covar"):
+        params["reg_covar"] = 1e300
+    elif case.startswith("mean_prior"):
+        params["mean_prior"] = [1e300, 0.0, 0.0]
+    elif case.startswith("covariance_prior"):
+        params["covariance_prior"] = {
+            "full": np.eye(3) * 1e300,
+            "tied": np.eye(3) * 1e300,
+            "diag": np.full(3, 1e300),
+            "spherical": 1e300,
+        }[covariance_type]
+    else:
+        params["total_samples"] = 1e300
+    before = X.copy()
+    with pytest.raises(ValueError, match=match):
+        getattr(VariationalGaussianMixture(**params), method)(X, **kwargs)
+    assert np.array_equal(X, before)
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_fit_is_equivariant_under_power_of_two_scalings_up_to_the_limits(
+    covariance_type, prior_type
+):
+    """The internal units make the fit exactly equivariant under x -> 2**k x (reg_covar
+    scaled alike): means_ scale by 2**k, covariances_ by 4**k, and the ELBO, a density
+    in the units of X, shifts by -N d k ln 2. Checked out to deviations ~1e-145 and
+    ~1e145, next to the limits 1e-150 and 1e150."""
+    X, _ = _blobs(n=300, d=3, k=3, seed=29)
+    fits = {}
+    for k in (0, -480, -100, 100, 480):
+        a = math.ldexp(1.0, k)
+        fits[k] = _fit(
+            VariationalGaussianMixture(
+                n_components=4,
+                covariance_type=covariance_type,
+                weight_concentration_prior_type=prior_type,
+                reg_covar=1e-3 * a * a,
+                random_state=0,
+                max_iter=30,
+            ),
+            X * a,
+        )
+    base = fits[0]
+    for k, model in fits.items():
+        a = math.ldexp(1.0, k)
+        _check_finite_and_monotone(model)
+        assert model.n_iter_ == base.n_iter_
+        shift = len(X) * 3 * k * math.log(2.0)
+        assert model.lower_bound_ == pytest.approx(base.lower_bound_ - shift, rel=1e-12)
+        assert_allclose(model.means_, base.means_ * a, rtol=1e-12)
+        assert_allclose(model.covariances_, base.covariances_ * a * a, rtol=1e-12)
+        assert_allclose(model.precisions_cholesky_, base.precisions_cholesky_ / a, rtol=1e-12)
+        assert_allclose(model.score_samples(X * a), base.score_samples(X) - 3 * k * math.log(2))
+        assert np.all(np.isfinite(model.sample(10)[0]))
+    # partial_fit too: its statistics are scaled to total_samples=1e6
+    streams = {}
+    for k in (0, -480, 480):
+        a = math.ldexp(1.0, k)
+        stream = VariationalGaussianMixture(
+            n_components=4,
+            covariance_type=covariance_type,
+            weight_concentration_prior_type=prior_type,
+            reg_covar=1e-3 * a * a,
+            random_state=0,
+        )
+        for chunk in np.array_split(X * a, 3):
+            stream.partial_fit(chunk)
+        streams[k] = stream
+    for k, stream in streams.items():
+        a = math.ldexp(1.0, k)
+        assert_allclose(stream.means_, streams[0].means_ * a, rtol=1e-12)
+        shift = 1e6 * 3 * k * math.log(2.0)
+        assert stream.lower_bound_ == pytest.approx(streams[0].lower_bound_ - shift, rel=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("scale", [1e-140, 1e140])
+def test_one_component_elbo_is_the_exact_evidence_at_extreme_scales(covariance_type, scale):
+    """Scales that are not powers of two: ln p(a X) = ln p(X) - N d ln a, exactly."""
+    rng = np.random.RandomState(30)
+    X = rng.randn(50, 3) @ rng.randn(3, 3)
+    kwargs = dict(
+        covariance_type=covariance_type,
+        weight_concentration_prior_type="dirichlet_distribution",
+        reg_covar=0.0,
+        max_iter=2,
+    )
+    model = _fit(VariationalGaussianMixture(**kwargs), X * scale)
+    reference = _fit(VariationalGaussianMixture(**kwargs), X)
+    exact = _exact_log_evidence(reference, X) - X.size * math.log(scale)
+    assert model.lower_bound_ == pytest.approx(exact, rel=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_extremes_inside_the_limits_give_finite_monotone_fits(covariance_type):
+    X, _ = _blobs(n=100, d=3, k=2, seed=31)
+    cases = [
+        (dict(), dict(sample_weight=np.full(100, 1e98))),  # total weight 1e100
+        (dict(reg_covar=1e90), {}),
+        (dict(mean_prior=X.mean(0) + [1e45, 0.0, 0.0]), {}),
+        (
+            dict(
+                covariance_prior={"spherical": 1e90, "diag": np.full(3, 1e90)}.get(
+                    covariance_type, np.eye(3) * 1e90
+                )
+            ),
+            {},
+        ),  # fmt: skip
+        (dict(mean_precision_prior=1e-30), {}),
+    ]
+    for params, kwargs in cases:
+        model = _fit(
+            VariationalGaussianMixture(
+                n_components=3, covariance_type=covariance_type, random_state=0, **params
+            ),
+            X,
+            **kwargs,
+        )
+        _check_finite_and_monotone(model)
+        assert np.all(np.isfinite(model.score_samples(X)))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_one_component_elbo_is_the_exact_evidence_at_the_weight_limit(covariance_type):
+    rng = np.random.RandomState(32)
+    X = rng.randn(40, 2)
+    w = rng.uniform(0.5, 2.0, size=40) * 1e98
+    model = _fit(
+        VariationalGaussianMixture(covariance_type=covariance_type, reg_covar=0.0, max_iter=2),
+        X,
+        sample_weight=w,
+    )
+    assert model.lower_bound_ == pytest.approx(_exact_log_evidence(model, X, w), rel=1e-9)
+
+
+@pytest.mark.parametrize("factor", [1e-300, 1e300])
+def test_partial_fit_sample_weights_are_relative(factor):
+    X, _ = _blobs(n=200, d=2, k=2, seed=33)
+    w = np.random.RandomState(0).uniform(0.5, 2.0, size=200)
+    a = VariationalGaussianMixture(n_components=2, random_state=0).partial_fit(X, sample_weight=w)
+    b = VariationalGaussianMixture(n_components=2, random_state=0)
+    b.partial_fit(X, sample_weight=w * factor)
+    assert b.lower_bound_ == pytest.approx(a.lower_bound_, rel=1e-10)
+    assert_allclose(b.means_, a.means_, rtol=1e-10)
+
+
+# ------------------------------- issue 11: n_components > n_samples (item 13)
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+def test_more_components_than_samples_is_a_legitimate_truncation(prior_type):
+    X = np.array([[-3.0], [0.2], [3.5]])
+    with pytest.raises(ValueError, match="n_samples"):
+        BayesianGaussianMixture(n_components=5).fit(X)  # scikit-learn refuses
+    model = _fit(
+        VariationalGaussianMixture(
+            n_components=5,
+            covariance_type="diag",
+            weight_concentration_prior_type=prior_type,
+            weight_concentration_prior=1.0,
+            reg_covar=0.0,
+            random_state=0,
+        ),
+        X,
+    )
+    _check_finite_and_monotone(model)
+    assert model.means_.shape == (5, 1)
+    assert model.weights_.sum() == pytest.approx(1.0)
+    # more components than samples: at least two of them hold less than one sample
+    assert np.sum(model._stats[0] < 1.0) >= 2
+    assert np.all(np.isfinite(model.score_samples(X)))
+    if prior_type == "dirichlet_distribution":
+        assert model.lower_bound_ <= _enumerated_log_evidence(X, model, 1.0)
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_refused_refit_leaves_the_fitted_model_as_it_was(method):
+    X, _ = _blobs(n=200, d=3, k=3, seed=34)
+    model = _three_component_fit(X, warm_start=True)
+    density = model.score_samples(X)
+    model.set_params(reg_covar=1e300)
+    with pytest.raises(ValueError, match="reg_covar"):
+        getattr(model, method)(X)
+    assert_allclose(model.score_samples(X), density)
+    model.set_params(reg_covar=1e-6)
+    _fit(model, X)
+    assert model.lower_bound_ >= model.lower_bounds_[0] - 1e-9 * abs(model.lower_bound_)

@@ -57,8 +57,9 @@ def test_log_resp_matches_reference(covariance_type, prior_type):
         covariance_type,
         reg_covar=model.reg_covar,
     )
-    log_resp, norm = kern.log_resp(X, model._center, model._coef, model._ctype)
-    assert_allclose(norm, ref_norm, rtol=1e-10)
+    log_resp, norm = kern.log_resp(X, model._shift, model._inv_scale, model._coef, model._ctype)
+    # the kernel works on y = (x - c) / s, whose densities are s**d times those of x
+    assert_allclose(norm, ref_norm - X.shape[1] * np.log(model._inv_scale), rtol=1e-10)
     assert_allclose(np.exp(log_resp), np.exp(ref_resp), rtol=1e-9, atol=1e-12)
 
 
@@ -68,7 +69,7 @@ def test_estep_stats_match_reference(covariance_type):
     rng = np.random.RandomState(1)
     w = rng.uniform(0.0, 2.0, size=len(X))
     w[::7] = 0.0
-    stats, extra = kern.estep_stats(X, w, model._center, model._coef, model._ctype)
+    stats, extra = kern.estep_stats(X, w, model._shift, model._inv_scale, model._coef, model._ctype)
 
     log_resp, norm = nv.log_resp(
         X,
@@ -82,7 +83,7 @@ def test_estep_stats_match_reference(covariance_type):
         reg_covar=model.reg_covar,
     )
     resp = np.exp(log_resp)
-    nk, xbar, scatter = nv.suff_stats(X - model._center, resp, w)
+    nk, xbar, scatter = nv.suff_stats((X - model._center) * model._inv_scale, resp, w)
     d = X.shape[1]
     assert_allclose(stats[0], nk, rtol=1e-10)
     assert_allclose(stats[1 : d + 1].T, nk[:, None] * xbar, rtol=1e-9, atol=1e-9)
@@ -97,17 +98,19 @@ def test_estep_stats_match_reference(covariance_type):
         assert_allclose(quad[:, 0], np.trace(second, axis1=1, axis2=2), rtol=1e-9, atol=1e-9)
     r_log_r = np.where(resp > 0, resp * log_resp, 0.0)
     assert_allclose(extra[0], np.sum(w[:, None] * r_log_r), rtol=1e-9)
-    assert_allclose(extra[1], np.sum(w * norm), rtol=1e-10)
+    assert_allclose(extra[1], np.sum(w * (norm - d * np.log(model._inv_scale))), rtol=1e-10)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_resp_stats_equal_estep_stats_for_the_same_resp(covariance_type):
     model, X = _fitted(covariance_type, "dirichlet_distribution")
     w = np.ones(len(X))
-    stats, extra = kern.estep_stats(X, w, model._center, model._coef, model._ctype)
-    log_resp, _ = kern.log_resp(X, model._center, model._coef, model._ctype)
+    stats, extra = kern.estep_stats(X, w, model._shift, model._inv_scale, model._coef, model._ctype)
+    log_resp, _ = kern.log_resp(X, model._shift, model._inv_scale, model._coef, model._ctype)
     n_coef = kern.n_coefficients(X.shape[1], model._ctype)
-    stats2, ent = kern.resp_stats(X, w, model._center, np.exp(log_resp), model._ctype, n_coef)
+    stats2, ent = kern.resp_stats(
+        X, w, model._shift, model._inv_scale, np.exp(log_resp), model._ctype, n_coef
+    )
     assert_allclose(stats2, stats, rtol=1e-12, atol=1e-12)
     assert_allclose(ent, extra[0], rtol=1e-10)
 
@@ -134,7 +137,7 @@ def test_serial_equals_parallel_and_thread_count_does_not_matter(covariance_type
     X = rng.randn(5000, 4)  # several row blocks
     model, _ = _fitted(covariance_type, "dirichlet_process", d=4)
     w = rng.uniform(size=len(X))
-    args = (X, w, model._center, model._coef, model._ctype)
+    args = (X, w, model._shift, model._inv_scale, model._coef, model._ctype)
     serial = kern.estep_stats_serial(*args)
     previous = numba.get_num_threads()
     try:
@@ -149,8 +152,10 @@ def test_serial_equals_parallel_and_thread_count_does_not_matter(covariance_type
         assert_allclose(a[1], b[1], rtol=1e-12)
     # the block decomposition is independent of the thread count: bit-identical
     assert np.array_equal(one[0], many[0])
-    log_serial = kern.log_resp_serial(X, model._center, model._coef, model._ctype)[0]
-    log_parallel = kern.log_resp(X, model._center, model._coef, model._ctype)[0]
+    log_serial = kern.log_resp_serial(X, model._shift, model._inv_scale, model._coef, model._ctype)[
+        0
+    ]
+    log_parallel = kern.log_resp(X, model._shift, model._inv_scale, model._coef, model._ctype)[0]
     assert_allclose(log_serial, log_parallel, rtol=1e-12, atol=1e-12)
 
 
@@ -158,7 +163,9 @@ def test_float32_input_gives_float64_accumulation():
     model, X = _fitted("full", "dirichlet_process")
     w = np.ones(len(X))
     X32 = X.astype(np.float32)
-    s64, _ = kern.estep_stats(X32.astype(np.float64), w, model._center, model._coef, 0)
-    s32, _ = kern.estep_stats(X32, w, model._center, model._coef, 0)
+    s64, _ = kern.estep_stats(
+        X32.astype(np.float64), w, model._shift, model._inv_scale, model._coef, 0
+    )
+    s32, _ = kern.estep_stats(X32, w, model._shift, model._inv_scale, model._coef, 0)
     assert s32.dtype == np.float64
     assert_allclose(s32, s64, rtol=1e-12, atol=1e-12)
