@@ -39,19 +39,52 @@ from ._regression_kernels import (
     add_gaussian_intercept,
     covariance_kernel,
     default_lambda,
+    expm1_minus,
     factor_threads,
-    kl_tau_sum,
+    gamma_factor_terms,
     posterior_gram,
     posterior_kernel,
     residual_pass,
     select,
-    sum_kl_gamma,
+    tau_terms,
     update_df,
     weighted_gram,
 )
-from ._special import digamma, kl_gamma, log_gamma_norm
 
 _LOG_2PI = math.log(2.0 * math.pi)
+
+
+#: Largest magnitude accepted for the entries of ``X`` and ``y`` and for the sum of the
+#: sample weights. Products of three such numbers (a weighted sum of squares times a
+#: precision) stay far inside the float64 range; the tests fit every configuration with
+#: ``X``, ``y`` and the weights at this limit together.
+VALUE_LIMIT = 1e50
+
+
+def _check_magnitudes(X, y, s):
+    """Raise a ValueError naming the input whose magnitude exceeds :data:`VALUE_LIMIT`
+    (beyond it, sums of squares and their products overflow float64)."""
+    for name, value in (
+        ("X", float(np.max(np.abs(X)))),
+        ("y", float(np.max(np.abs(y)))),
+        ("sample_weight (sum)", float(np.sum(s))),
+    ):
+        if not value <= VALUE_LIMIT:
+            raise ValueError(
+                f"{name} has magnitude {value:.3g}, above the limit {VALUE_LIMIT:g} of "
+                "VariationalEMRegressor (its sums of squares would overflow float64); "
+                "rescale it."
+            )
+
+
+def _orthogonal_complement(V):
+    """An orthonormal basis (columns) of the complement of the orthonormal columns of
+    ``V``: the last columns of the complete QR factor of ``V``."""
+    d, r = V.shape
+    if r == d:
+        return np.zeros((d, 0))
+    Q, _ = np.linalg.qr(V, mode="complete")
+    return Q[:, r:]
 
 
 class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
@@ -109,7 +142,18 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         Maximum number of iterations.
     tol : float, default=1e-6
         Convergence threshold on the change of the objective **per sample** (nats,
-        per unit of sample weight) between two iterations.
+        per unit of sample weight) between two iterations. The fit stops when both this
+        test and the ``coef_tol`` test pass (``tol=0``: run ``max_iter`` iterations).
+    coef_tol : float, default=1e-8
+        Convergence threshold on the coefficients: the estimated remaining distance of
+        the posterior means to their fixed point, relative to their 2-norm, each
+        coefficient multiplied by the scale of its feature (so the test does not depend
+        on the units of the features; for the ridge prior, the 2-norm of the fitted
+        values). It is estimated from the
+        last two changes, :math:`\delta_k\rho/(1-\rho)` with
+        :math:`\rho = \delta_k/\delta_{k-1}`, as for a linearly converging sequence).
+        The objective is flat near its maximum, so a change below ``tol`` alone can
+        leave the coefficients about :math:`\sqrt{\mathrm{tol}}` from it.
     alpha_1, alpha_2 : float, default=1e-6
         Shape and rate of the Gamma hyperprior of the noise precision :math:`\alpha`.
     lambda_1, lambda_2 : float, default=1e-6
@@ -239,12 +283,27 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
     **Differences from scikit-learn.** The intercept is in the model, so its uncertainty
     is in ``intercept_std_`` and in the predictive standard deviation (scikit-learn
     #13409); the hyperprior parameters must be positive (proper priors, so that the
-    objective is finite); ``tol`` is on the objective per sample rather than on the
-    coefficients; ARD has no ``threshold_lambda``: no feature is removed, irrelevant ones
+    objective is finite); ``tol`` is on the objective per sample and ``coef_tol`` on the
+    estimated distance of the coefficients to their fixed point, rather than ``tol`` on
+    their absolute change; ARD has no ``threshold_lambda``: no feature is removed, irrelevant ones
     get large ``lambda_`` and coefficients near zero; the default ``lambda_init`` is set
     from the scales of ``X`` and ``y``; sample weights mean repeated
     samples, so scaling them all by ``k`` narrows the posterior (as ``k`` copies of the
-    data would); ``copy_X`` has no effect.
+    data would); ``copy_X`` has no effect. As in scikit-learn, float32 input gives
+    float32 fitted arrays and predictions (float64 arithmetic inside).
+
+    **Units and range.** The rank of the Gram matrix is decided on its Jacobi-scaled
+    form and its eigenpairs come from the SVD of a scaled factor, so columns of very
+    different scales are resolved; ARD is equivariant to the units of the features
+    (up to the cap ``lambda_1 / lambda_2`` on the precisions), the ridge prior is not (as
+    in BayesianRidge). The entries of ``X`` and ``y`` and the sum of the sample weights
+    must be at most :data:`VALUE_LIMIT` (1e50) in magnitude, else ``fit`` raises a
+    ValueError naming the input. The objective is evaluated in a form without the
+    cancellation of large terms: ``lower_bounds_`` is finite and non-decreasing for
+    hyperprior parameters from 1e-30 to 1e30 (tested for every configuration with more
+    samples than coefficients, and for Gaussian noise with fewer). With Student-t
+    noise, fewer samples than coefficients and a near-flat weight prior or a near-exact
+    fit (``lambda_2 >= 1e10`` or ``alpha_2 = 1e-30``), it can still decrease.
 
     References
     ----------
@@ -281,6 +340,7 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         "df": [None, Interval(Real, 0.0, None, closed="neither")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "tol": [Interval(Real, 0.0, None, closed="left")],
+        "coef_tol": [Interval(Real, 0.0, None, closed="left")],
         "alpha_1": [Interval(Real, 0.0, None, closed="neither")],
         "alpha_2": [Interval(Real, 0.0, None, closed="neither")],
         "lambda_1": [Interval(Real, 0.0, None, closed="neither")],
@@ -301,6 +361,7 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         df=None,
         max_iter=300,
         tol=1e-6,
+        coef_tol=1e-8,
         alpha_1=1e-6,
         alpha_2=1e-6,
         lambda_1=1e-6,
@@ -317,6 +378,7 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         self.df = df
         self.max_iter = max_iter
         self.tol = tol
+        self.coef_tol = coef_tol
         self.alpha_1 = alpha_1
         self.alpha_2 = alpha_2
         self.lambda_1 = lambda_1
@@ -368,6 +430,7 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         s = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         if not s.sum() > 0:
             raise ValueError("The sample weights sum to zero: there is nothing to fit.")
+        _check_magnitudes(X, y, s)
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         data = RegressionData(X, Y, s, self.fit_intercept, self.noise, self.prior)
         self._fit_loop(data, data.s, data.N)
@@ -406,6 +469,7 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
                 self._tau_b = np.empty((data.n_samples, T))
             for t in range(T):
                 self._target_bounds[t] = self._general_step(data, t, init=True)
+        self._track_coef(data, init=True)
         return float(self._target_bounds.sum())
 
     def _cavi_step(self, data, sample_weight):
@@ -414,7 +478,67 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         else:
             for t in range(data.n_targets):
                 self._target_bounds[t] = self._general_step(data, t)
+        self._track_coef(data)
         return float(self._target_bounds.sum())
+
+    # ------------------------------------------------------------ convergence
+    def _coef_means(self, data):
+        r"""The posterior means of the coefficients times the scales of their features,
+        one row per target, so that their changes do not depend on the units of the
+        features: ridge, :math:`\sqrt{e_k}\tilde m_k` in the eigenbasis of the Gram matrix
+        (whose 2-norm is that of the fitted values :math:`X_c m`); otherwise
+        :math:`\sqrt{G_{jj}}\,m_j`."""
+        if data.mode == "ridge":
+            return self._post["mt"] * np.sqrt(data.eig["e"])[None, :]
+        scale = np.sqrt(data.col_ss)
+        return np.array(
+            [self._post[t]["m"][: data.n_features] * scale for t in range(data.n_targets)]
+        )
+
+    def _track_coef(self, data, init=False):
+        r"""Record the relative change :math:`\|m_k - m_{k-1}\| / \|m_k\|` of the
+        scaled coefficient means (:meth:`_coef_means`) in this iteration (the largest
+        over targets)."""
+        m = self._coef_means(data)
+        if init:
+            self._coef_prev, self._coef_changes = m, []
+            return
+        diff = np.linalg.norm(m - self._coef_prev, axis=1)
+        norm = np.linalg.norm(m, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(diff == 0.0, 0.0, diff / norm)
+        self._coef_prev = m
+        self._coef_changes.append(float(np.max(rel)) if rel.size else 0.0)
+
+    def _coef_settled(self):
+        r"""Whether the coefficients are within ``coef_tol`` (relative, 2-norm) of their
+        fixed point, estimated from the last two changes as for a linearly converging
+        sequence: with :math:`\delta_k` the relative change of iteration :math:`k` and
+        :math:`\rho = \delta_k/\delta_{k-1}`, the remaining distance is at most about
+        :math:`\delta_k\rho/(1 - \rho)`."""
+        changes = self._coef_changes
+        if changes and changes[-1] == 0.0:
+            return True
+        if len(changes) < 2 or not changes[-2] > 0.0:
+            return False
+        rho = changes[-1] / changes[-2]
+        return rho < 1.0 and changes[-1] * rho / (1.0 - rho) <= self.coef_tol
+
+    def _converged(self, bounds, scale):
+        """Both tests: the objective changed by less than ``tol`` per sample, and the
+        coefficients are estimated within ``coef_tol`` of their fixed point (the
+        objective is flat near its maximum: a change of ``tol`` in it still leaves the
+        coefficients about ``sqrt(tol)`` away)."""
+        return super()._converged(bounds, scale) and self._coef_settled()
+
+    def _convergence_warning(self):
+        return (
+            f"{type(self).__name__} did not converge in max_iter={self.max_iter} "
+            f"iterations: the objective still changed by more than tol={self.tol:g} per "
+            "sample, or the coefficients were not yet within "
+            f"coef_tol={self.coef_tol:g} of their fixed point. Increase max_iter (or tol "
+            "and coef_tol), or check for degenerate data."
+        )
 
     _STATE = (
         "_alpha_a", "_alpha_b", "_lambda_a", "_lambda_b", "_df", "_post",
@@ -429,64 +553,50 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
             setattr(self, name, value)
 
     # ------------------------------------------------------- expectations, ELBO
-    def _gamma_expectations(self, a, b):
-        """:math:`\\mathbb E[\\theta]` and :math:`\\mathbb E[\\ln\\theta]` for the point
-        estimate ``a / b`` ('vem') or under :math:`\\mathrm{Gam}(a, b)` ('vbem'); the
-        shape ``a`` is a scalar (shared by every target and feature)."""
-        mean = a / b
-        if self.method == "vem":
-            return mean, np.log(mean)
-        return mean, digamma(a) - np.log(b)
-
-    def _hyper_terms(self, alpha_a, alpha_b, lambda_b):
-        """Per target: the log hyperpriors of :math:`\\ln\\alpha, \\ln\\lambda` ('vem') or
-        :math:`-\\mathrm{KL}(q(\\alpha)\\|p(\\alpha)) - \\mathrm{KL}(q(\\lambda)\\|p(\\lambda))`
-        ('vbem')."""
-        a1, a2, l1, l2 = self.alpha_1, self.alpha_2, self.lambda_1, self.lambda_2
-        lambda_a = self._lambda_a
-        if self.method == "vem":
-            alpha, lam = alpha_a / alpha_b, lambda_a / lambda_b
-            out = log_gamma_norm(a1, a2) + a1 * np.log(alpha) - a2 * alpha
-            out += np.sum(log_gamma_norm(l1, l2) + l1 * np.log(lam) - l2 * lam, axis=1)
-            return out
-        out = np.array([-kl_gamma(alpha_a, b, a1, a2) for b in alpha_b])
-        out -= np.array([sum_kl_gamma(lambda_a, b, l1, l2) for b in lambda_b])
-        return out
-
     def _elbo(self, data, post, alpha_b, lambda_b, df):
         r"""The objective per target (arrays over targets), every constant included.
 
         .. math::
 
-            \tfrac N2(\mathbb E\ln\alpha - \ln 2\pi) - \tfrac12\mathbb E[\alpha] Q
-            + \sum_j \tfrac12(\mathbb E\ln\lambda_j - \ln 2\pi)
-            - \tfrac12\mathbb E[\lambda_j]\mathbb E[w_j^2]
-            + \tfrac12(\ln\kappa_0 + \mathbb E\ln\alpha - \ln 2\pi)
-            - \tfrac{\kappa_0}2\mathbb E[\alpha]\mathbb E(b - \bar y)^2
-            + \tfrac p2(1 + \ln 2\pi) + \tfrac12\ln|\Sigma|
-            + [\text{Student-t}: \tfrac12\sum_n s_n\mathbb E\ln\tau_n
-            - \sum_n s_n \mathrm{KL}(q(\tau_n)\|p(\tau_n))]
-            + \text{hyperprior terms},
+            \mathbb E\ln p(y, w, b, \tau \mid \alpha, \lambda) - \mathbb E\ln q(w, b, \tau)
+            = -\tfrac N2\ln 2\pi + c_\alpha\mathbb E\ln\alpha - r_\alpha\mathbb E\alpha
+            + \sum_j (\tfrac12\mathbb E\ln\lambda_j - \tfrac12\mathbb E[\lambda_j]
+            \mathbb E[w_j^2] - \tfrac12\ln 2\pi)
+            + \tfrac12(\ln\kappa_0 - \ln 2\pi) + \tfrac p2(1 + \ln 2\pi)
+            + \tfrac12\ln|\Sigma| + [\text{Student-t}: \tfrac12\sum_n s_n\mathbb E\ln\tau_n
+            - \sum_n s_n \mathrm{KL}(q(\tau_n)\|p(\tau_n))],
 
-        with :math:`Q = \sum_n s_n\mathbb E[\tau_n]\,\mathbb E(y_n - (x_n-\bar x)^\top w -
-        b)^2` and :math:`p` the dimension of :math:`q(w, b)`.
+        with :math:`c_\alpha = N/2 + 1/2`, :math:`r_\alpha = Q/2 + \kappa_0\mathbb E[\alpha]
+        \mathbb E(b - \bar y)^2/2`, :math:`Q = \sum_n s_n\mathbb E[\tau_n]\,
+        \mathbb E(y_n - (x_n-\bar x)^\top w - b)^2` and :math:`p` the dimension of
+        :math:`q(w, b)` (the intercept terms only with an intercept); then the hyperprior
+        terms. The terms in each precision, with its hyperprior (and its factor under
+        'vbem'), are collected into :func:`gamma_factor_terms`, in a form without the
+        cancellation of large terms.
         """
         N, d = data.N, data.n_features
-        alpha_a = self._alpha_a
-        e_alpha, e_log_alpha = self._gamma_expectations(alpha_a, alpha_b)
-        e_lambda, e_log_lambda = self._gamma_expectations(self._lambda_a, lambda_b)
-        n_per = d if self.prior == "ridge" else 1  # features sharing each lambda
-        out = 0.5 * N * (e_log_alpha - _LOG_2PI) - 0.5 * e_alpha * post["Q"]
-        out += np.sum(n_per * 0.5 * (e_log_lambda - _LOG_2PI) - 0.5 * e_lambda * post["ww"], axis=1)
+        point = self.method == "vem"
+        icpt = float(data.intercept)
+        r_alpha = 0.5 * post["Q"]
         if data.intercept:
-            out += 0.5 * (math.log(INTERCEPT_PRIOR) + e_log_alpha - _LOG_2PI)
-            out -= 0.5 * INTERCEPT_PRIOR * e_alpha * post["Eb2"]
-        out += 0.5 * data.p * (1.0 + _LOG_2PI) + 0.5 * post["logdet"]
+            r_alpha = r_alpha + 0.5 * INTERCEPT_PRIOR * post["Eb2"]
+        out = gamma_factor_terms(
+            self.alpha_1, 0.5 * N + 0.5 * icpt, self.alpha_2, r_alpha, alpha_b, point
+        )
+        c_lambda = 0.5 * d if self.prior == "ridge" else 0.5
+        out = out + np.sum(
+            gamma_factor_terms(
+                self.lambda_1, c_lambda, self.lambda_2, 0.5 * post["ww"], lambda_b, point
+            ),
+            axis=1,
+        )
+        const = -0.5 * (N + d) * _LOG_2PI + 0.5 * data.p * (1.0 + _LOG_2PI)
+        if data.intercept:
+            const += 0.5 * (math.log(INTERCEPT_PRIOR) - _LOG_2PI)
+        out = out + const + 0.5 * post["logdet"]
         if data.mode == "student":
-            a_tau = post["a_tau"]
-            psi = np.array([digamma(a) for a in a_tau])
-            out += 0.5 * (N * psi - post["S3"]) - kl_tau_sum(a_tau, df, N, post["S3"], post["S4"])
-        return out + self._hyper_terms(alpha_a, alpha_b, lambda_b)
+            out += tau_terms(post["a_tau"], df, N, post["S3"], post["S5"])
+        return out
 
     def _mackay(self, data, post, alpha_b, lambda_b):
         r"""MacKay's fixed-point update of the precisions from ``post`` (MacKay 1992, with
@@ -650,8 +760,7 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         if data.kernel:
             beta = e_alpha * stats["weights"]
             with factor_threads(beta.shape[0]):
-                m, diag, logdet, gamma, qn = posterior_kernel(data.Z, beta, stats["y"], prior)
-            r = stats["y"] - data.Z @ m
+                m, diag, logdet, gamma, qn, r = posterior_kernel(data.Z, beta, stats["y"], prior)
             sdr2 = stats["weights"] @ (r * r) + stats.get("rss0", 0.0)
             q_total = sdr2 + stats["weights"] @ qn
             extra = {"r": r, "qn": qn, "beta": beta, "prior": prior}
@@ -692,7 +801,7 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         else:
             add_gaussian_intercept(data, post, np.array([e_alpha]))
         if data.mode == "student":
-            post.update(a_tau=stats["a_tau"], S3=stats["S3"], S4=stats["S4"])
+            post.update(a_tau=stats["a_tau"], S3=stats["S3"], S5=stats["S5"])
         return post
 
     # ---------------------------------------------------------------- Student-t
@@ -749,11 +858,11 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         stats.update(
             a_tau=np.array([a_tau]),
             S3=np.array([data.s @ np.log(b)]),
-            S4=np.array([data.s @ (1.0 / b)]),
+            S5=np.array([data.s @ expm1_minus(np.log(a_tau) - np.log(b))]),
         )
         if update:
             current = dict(post, Q=np.array([weights @ e]), sse=np.array([weights @ r2]))
-            current.update(a_tau=stats["a_tau"], S3=stats["S3"], S4=stats["S4"])
+            current.update(a_tau=stats["a_tau"], S3=stats["S3"], S5=stats["S5"])
             if data.joint_intercept:
                 current["sse"] = current["sse"] + INTERCEPT_PRIOR * post["m"][-1] ** 2
             stats["current"] = current
@@ -773,11 +882,16 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         if data.mode == "ridge":
             basis = data.eig_basis()
             post = self._post
+            # Sigma = V diag(1/h) V^T + N N^T / lambda with N an orthonormal basis of the
+            # directions without data: a sum of positive terms (the form
+            # V diag(1/h - 1/lambda) V^T + I/lambda cancels when the data dominate)
+            null = _orthogonal_complement(basis)
             for t in range(T):
                 coef[t] = basis @ post["mt"][t]
                 h = e_alpha[t] * data.eig["e"] + e_lambda[t, 0]
-                sigma[t] = (basis * (1.0 / h - 1.0 / e_lambda[t, 0])) @ basis.T
-                sigma[t][np.diag_indices(d)] += 1.0 / e_lambda[t, 0]
+                sigma[t] = (basis / h) @ basis.T
+                if null.shape[1]:
+                    sigma[t] += (null / e_lambda[t, 0]) @ null.T
             var_b[:] = post["var_b"]
         else:
             for t in range(T):
@@ -820,17 +934,25 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         self._noise_var = 1.0 / e_alpha
         self._pred_dof = np.asarray(dof, dtype=np.float64)
 
+        # fitted arrays and predictions in the dtype of X (float32 stays float32, as in
+        # BayesianRidge; everything is computed in float64)
+        dtype = X.dtype
+        self._out_dtype = dtype
+
         def out(a):
-            return a[0] if single else a
+            return (a[0] if single else a).astype(dtype, copy=False)
+
+        def per_target(a):
+            return float(a[0]) if single else a.astype(dtype, copy=False)
 
         self.coef_ = out(coef)
-        self.intercept_ = float(intercept[0]) if single else intercept
-        self.alpha_ = float(e_alpha[0]) if single else e_alpha
-        self.lambda_ = out(lam) if self.prior == "ard" or not single else float(lam[0])
+        self.intercept_ = per_target(intercept)
+        self.alpha_ = per_target(e_alpha)
+        self.lambda_ = out(lam) if self.prior == "ard" else per_target(lam)
         self.sigma_ = out(sigma)
         self.coef_std_ = out(coef_std)
-        self.intercept_std_ = float(intercept_std[0]) if single else intercept_std
-        self.df_ = float(df[0]) if single else df
+        self.intercept_std_ = per_target(intercept_std)
+        self.df_ = per_target(df)
         if student:
             # E[tau_n] of every training row at the fitted q(w, b), alpha and nu
             mean, scale2, _ = self._predictive(X)
@@ -838,9 +960,10 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
             precisions = (0.5 * (df + 1.0)) / (0.5 * df + 0.5 * e_alpha * e)
         else:
             precisions = np.ones_like(Y)
+        precisions = precisions.astype(dtype, copy=False)
         self.sample_precisions_ = precisions[:, 0] if single else precisions
         # the fitting state is not needed for prediction
-        for name in ("_post", "_tau_b"):
+        for name in ("_post", "_tau_b", "_coef_prev", "_coef_changes"):
             if hasattr(self, name):
                 delattr(self, name)
 
@@ -884,14 +1007,16 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
             Only with ``return_std=True``.
         """
         X = self._check_X(X)
+        dtype = self._out_dtype
         if not return_std:
-            mean = X @ self._coef_all.T + self._intercept_all[None, :]
+            mean = (X @ self._coef_all.T + self._intercept_all[None, :]).astype(dtype, copy=False)
             return mean[:, 0] if self._single else mean
         mean, scale2, dof = self._predictive(X)
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = np.where(dof > 2.0, dof / (dof - 2.0), np.inf)
         factor = np.where(np.isinf(dof), 1.0, factor)
         std = np.sqrt(scale2 * factor[None, :])
+        mean, std = mean.astype(dtype, copy=False), std.astype(dtype, copy=False)
         if self._single:
             return mean[:, 0], std[:, 0]
         return mean, std
@@ -918,7 +1043,11 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
              else stats.t.ppf(0.5 + 0.5 * coverage, v) for v in dof]
         )  # fmt: skip
         half = q[None, :] * np.sqrt(scale2)
-        lower, upper = mean - half, mean + half
+        dtype = self._out_dtype
+        lower, upper = (
+            (mean - half).astype(dtype, copy=False),
+            (mean + half).astype(dtype, copy=False),
+        )
         if self._single:
             return lower[:, 0], upper[:, 0]
         return lower, upper
