@@ -60,6 +60,12 @@ _LOG_2PI = math.log(2.0 * math.pi)
 #: ``X``, ``y`` and the weights at this limit together.
 VALUE_LIMIT = 1e50
 
+#: With Student-t noise, the largest relative change of a per-sample weight that the
+#: rounding of the residuals (``eps * max|y - mean(y)|``) may cause: beyond it the
+#: weights are set by rounding and the objective can go down
+#: (tests/test_regression.py::test_student_t_noise_below_the_rounding_of_y_raises).
+RESIDUAL_RESOLUTION = 1e-9
+
 
 def _check_magnitudes(X, y, s):
     """Raise a ValueError naming the input whose magnitude exceeds :data:`VALUE_LIMIT`
@@ -303,7 +309,9 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
     hyperprior parameters from 1e-30 to 1e30 (tested for every configuration with more
     samples than coefficients, and for Gaussian noise with fewer). With Student-t
     noise, fewer samples than coefficients and a near-flat weight prior or a near-exact
-    fit (``lambda_2 >= 1e10`` or ``alpha_2 = 1e-30``), it can still decrease.
+    fit (``lambda_2 >= 1e10`` or ``alpha_2 = 1e-30``), it can still decrease. With
+    Student-t noise, a noise precision so high that the rounding of the residuals would
+    set the per-sample weights raises a ValueError (:data:`RESIDUAL_RESOLUTION`).
 
     References
     ----------
@@ -835,6 +843,7 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
                                        data.intercept)  # fmt: skip
             r2 = r * r
             e = r2 + qn
+            self._check_residual_resolution(e_alpha, y, r, e, float(self._df[t]))
             if self.df is None:
                 self._df[t] = update_df(data.s, e_alpha * e, float(self._df[t]))
             nu = float(self._df[t])
@@ -867,6 +876,25 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
                 current["sse"] = current["sse"] + INTERCEPT_PRIOR * post["m"][-1] ** 2
             stats["current"] = current
         return stats
+
+    def _check_residual_resolution(self, e_alpha, y, r, e, nu):
+        r"""Raise if the rounding of the residuals moves a Student-t weight
+        :math:`(\nu + 1) / (\nu + \mathbb E[\alpha] e_n)` by more than
+        :data:`RESIDUAL_RESOLUTION` relative: the weights, and the objective, are then
+        set by rounding (on noise-free data with ``alpha_1=1e30`` the objective went
+        down by 1e15 nats)."""
+        unit = np.finfo(np.float64).eps * float(np.max(np.abs(y), initial=0.0))
+        shift = e_alpha * unit * (2.0 * np.abs(r) + unit) / (nu + e_alpha * e)
+        if np.max(shift, initial=0.0) > RESIDUAL_RESOLUTION:
+            raise ValueError(
+                f"Student-t noise: the noise precision reached {e_alpha:.3g} (a noise "
+                f"standard deviation of {e_alpha**-0.5:.3g}) while the residuals are "
+                f"known to {unit:.3g}, the rounding units of y: float64 residuals cannot "
+                "resolve the per-sample precisions. y is fitted (almost) exactly, or the "
+                f"noise hyperprior forces it (alpha_1={self.alpha_1:g}, "
+                f"alpha_2={self.alpha_2:g}): use noise='gaussian', a smaller alpha_1 or a "
+                "larger alpha_2."
+            )
 
     # ------------------------------------------------------------- publishing
     def _publish(self, data, X, Y, single):

@@ -766,3 +766,24 @@ def test_float32_input_gives_float32_output(options):
     assert m32.predict(Xt).dtype == mean.dtype == std.dtype == lower.dtype == np.float32
     assert m64.predict(X[:5]).dtype == np.float64
     assert_allclose(m32.coef_, m64.coef_, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("prior", ["ridge", "ard"])
+@pytest.mark.parametrize("method", ["vem", "vbem"])
+def test_student_t_noise_below_the_rounding_of_y_raises(method, prior):
+    """Noise-free y (make_regression(20, 10)): with a hyperprior that forces the noise
+    precision up (alpha_1=1e30 went down by 1e15 nats, 1e16 by 3e-3; alpha_2=1e-30) the
+    Student-t weights would be set by the rounding of the residuals: a ValueError says
+    so. The default priors keep the noise above it and fit with a monotone objective,
+    and so does alpha_1=1e14."""
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(20, 10, random_state=0)
+    options = dict(method=method, prior=prior, noise="student_t")
+    for hyper in ({"alpha_1": 1e30}, {"alpha_1": 1e16}, {"alpha_2": 1e-30}):
+        with pytest.raises(ValueError, match="rounding units of y"):
+            VariationalEMRegressor(**options, **hyper).fit(X, y)
+    for hyper in ({}, {"alpha_1": 1e14}):
+        bounds = _fit(VariationalEMRegressor(**options, **hyper), X, y).lower_bounds_
+        assert np.all(np.isfinite(bounds))
+        assert np.diff(bounds).min() >= -32 * np.spacing(np.abs(bounds).max())
