@@ -36,8 +36,19 @@ from sklearn.utils import check_random_state
 class VariationalEstimator(BaseEstimator):
     """Base class owning the CAVI fit loop (see the module docstring)."""
 
+    #: Whether ``verbose`` prints a line at the start and end of each restart.
+    _PRINT_RESTARTS = True
+
     def _leave_plateau(self, X, sample_weight, bound, scale):
         return None
+
+    def _verbose_line(self, n_iter, bound, previous, scale, t0):
+        """The line ``verbose`` prints after iteration ``n_iter``."""
+        change = (bound - previous) / scale
+        msg = f"  Iteration {n_iter}\t ELBO {bound:.10g}\t change/sample {change:.3e}"
+        if self.verbose >= 2:
+            msg += f"\t time {time.perf_counter() - t0:.3f}s"
+        return msg
 
     def _convergence_warning(self):
         """The text of the ``ConvergenceWarning`` for a fit that never met the convergence
@@ -69,7 +80,7 @@ class VariationalEstimator(BaseEstimator):
         best_bound, best = -np.inf, None
         for init in range(n_init):
             t0 = time.perf_counter()
-            if self.verbose:
+            if self.verbose and self._PRINT_RESTARTS:
                 print(f"Initialization {init}")
             if do_init:
                 bound = self._initialize(X, sample_weight, random_state)
@@ -82,11 +93,7 @@ class VariationalEstimator(BaseEstimator):
                 bound = self._cavi_step(X, sample_weight)
                 history.append(bound)
                 if self.verbose and n_iter % self.verbose_interval == 0:
-                    change = (bound - previous) / scale
-                    msg = f"  Iteration {n_iter}\t ELBO {bound:.10g}\t change/sample {change:.3e}"
-                    if self.verbose >= 2:
-                        msg += f"\t time {time.perf_counter() - t0:.3f}s"
-                    print(msg)
+                    print(self._verbose_line(n_iter, bound, previous, scale, t0))
                 if self._converged([start, *history], scale):
                     moved = None
                     if n_iter < self.max_iter:
@@ -100,7 +107,7 @@ class VariationalEstimator(BaseEstimator):
                     history.append(bound)
                     if self.verbose:
                         print(f"  Iteration {n_iter}\t ELBO {bound:.10g}\t (move accepted)")
-            if self.verbose:
+            if self.verbose and self._PRINT_RESTARTS:
                 status = "converged" if converged else "did not converge"
                 print(
                     f"Initialization {status}. time {time.perf_counter() - t0:.3f}s "

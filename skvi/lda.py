@@ -1,5 +1,6 @@
 """Variational latent Dirichlet allocation: batch CAVI, stochastic VI and collapsed VB."""
 
+import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -182,7 +183,9 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         Number of kernel threads (None: all cores; negative: count back from all).
         Restored after each call.
     verbose : int, default=0
-        Print the ELBO per pass.
+        Print one line per pass in scikit-learn's format (``iteration: i of max_iter:
+        n``, with ``, perplexity: p`` on the passes where it is evaluated, every
+        ``evaluate_every``); 2 or more adds the ELBO and the time.
     random_state : int, RandomState instance or None, default=None
         Seed of the initial topics.
 
@@ -743,6 +746,19 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         if not np.isfinite(before):
             return False
         return abs(_perplexity(now, scale) - _perplexity(before, scale)) < self.perp_tol
+
+    #: verbose prints scikit-learn's lines: one per pass, none per restart
+    _PRINT_RESTARTS = False
+
+    def _verbose_line(self, n_iter, bound, previous, scale, t0):
+        """scikit-learn's line: ``iteration: i of max_iter: n``, with the training
+        perplexity of the ELBO when it is evaluated (every ``evaluate_every`` passes)."""
+        msg = f"iteration: {n_iter} of max_iter: {self.max_iter}"
+        if self.evaluate_every > 0 and n_iter % self.evaluate_every == 0:
+            msg += f", perplexity: {_perplexity(bound, scale):.4f}"
+        if self.verbose >= 2:
+            msg += f", ELBO: {bound:.10g}, time: {time.perf_counter() - t0:.3f}s"
+        return msg
 
     def _convergence_warning(self):
         if self.evaluate_every <= 0:

@@ -1,7 +1,9 @@
 """VariationalLDA: exact and monotone ELBO, topic recovery, agreement with scikit-learn, API."""
 
+import contextlib
 import copy
 import inspect
+import io
 import re
 import subprocess
 import sys
@@ -1126,3 +1128,24 @@ def test_fit_on_sparse_arrays_equals_fit_on_dense(learning_method, max_iter):
         model = VariationalLDA(3, **kw).fit(fmt(X))
         assert_allclose(model.components_, dense.components_, rtol=1e-12)
         assert model.lower_bound_ == pytest.approx(dense.lower_bound_, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "verbose, evaluate_every, n_lines, n_perplexities",
+    [(False, 0, 0, 0), (True, 0, 3, 0), (True, 1, 3, 3), (True, 2, 3, 1)],
+)
+def test_verbose_prints_scikit_learns_lines(verbose, evaluate_every, n_lines, n_perplexities):
+    """One line per pass, with the perplexity where it is evaluated, as scikit-learn's
+    LDA prints (its test_verbosity: the same counts for max_iter=3)."""
+    model = VariationalLDA(
+        n_components=3, max_iter=3, verbose=verbose, evaluate_every=evaluate_every,
+        perp_tol=0.0, random_state=0,
+    )  # fmt: skip
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        model.fit(_small_corpus())
+    printed = out.getvalue()
+    assert printed.count("\n") == n_lines
+    assert printed.count("perplexity") == n_perplexities
+    if n_lines:
+        assert printed.splitlines()[0].startswith("iteration: 1 of max_iter: 3")
