@@ -364,15 +364,7 @@ def test_transform():
         assert (Xs != kept).nnz == 0 and Xs.format == kept.format
     # a non-canonical CSR matrix (each entry split in two, indices unsorted) is summed
     # in a copy
-    csr = sp.csr_matrix(X)
-    indptr, indices, data = [0], [], []
-    for d in range(X.shape[0]):
-        lo, hi = csr.indptr[d], csr.indptr[d + 1]
-        indices += list(csr.indices[lo:hi][::-1]) * 2
-        data += list(csr.data[lo:hi][::-1] / 2) * 2
-        indptr.append(len(indices))
-    messy = sp.csr_matrix((np.array(data), np.array(indices), np.array(indptr)), shape=X.shape)
-    assert not messy.has_canonical_format
+    messy = _non_canonical(X)
     messy_copy = (messy.data.copy(), messy.indices.copy())
     assert_allclose(model.transform(messy), theta, rtol=1e-10)
     assert np.array_equal(messy.data, messy_copy[0])
