@@ -155,9 +155,9 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         the posterior means to their fixed point, relative to their 2-norm, each
         coefficient multiplied by the scale of its feature (so the test does not depend
         on the units of the features; for the ridge prior, the 2-norm of the fitted
-        values). It is estimated from the
-        last two changes, :math:`\delta_k\rho/(1-\rho)` with
-        :math:`\rho = \delta_k/\delta_{k-1}`, as for a linearly converging sequence).
+        values). It is estimated from the last two steps :math:`\Delta_{k-1}, \Delta_k`
+        as for a linearly converging sequence: :math:`\|\Delta_k\||\lambda|/(1-\lambda)`
+        with :math:`\lambda = \Delta_k^\top\Delta_{k-1}/\|\Delta_{k-1}\|^2`.
         The objective is flat near its maximum, so a change below ``tol`` alone can
         leave the coefficients about :math:`\sqrt{\mathrm{tol}}` from it.
     alpha_1, alpha_2 : float, default=1e-6
@@ -504,33 +504,40 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         )
 
     def _track_coef(self, data, init=False):
-        r"""Record the relative change :math:`\|m_k - m_{k-1}\| / \|m_k\|` of the
-        scaled coefficient means (:meth:`_coef_means`) in this iteration (the largest
-        over targets)."""
+        r"""Estimate how far the scaled coefficient means (:meth:`_coef_means`) still are
+        from their fixed point, relative to their 2-norm (the largest over targets).
+
+        With :math:`\Delta_k = m_k - m_{k-1}` and the ratio of the last two steps along
+        the previous one, :math:`\lambda = \Delta_k^\top\Delta_{k-1} /
+        \|\Delta_{k-1}\|^2`, a linearly converging sequence has
+        :math:`\Delta_{k+i} \approx \lambda^i \Delta_k`, so the remaining distance is
+        about :math:`\|\Delta_k\| |\lambda| / (1 - \lambda)`: the geometric tail when
+        the steps keep their direction (:math:`\lambda > 0`), at most half a step when
+        they alternate (:math:`\lambda < 0`, as ARD's updates of irrelevant features do).
+        Infinite while :math:`\lambda \ge 1` or before two steps."""
         m = self._coef_means(data)
         if init:
-            self._coef_prev, self._coef_changes = m, []
+            self._coef_prev, self._coef_step, self._coef_remaining = m, None, np.inf
             return
-        diff = np.linalg.norm(m - self._coef_prev, axis=1)
+        step = m - self._coef_prev
+        size = np.linalg.norm(step, axis=1)
+        remaining = np.full(size.shape, np.inf)
+        if self._coef_step is not None:
+            prev = self._coef_step
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lam = np.einsum("ij,ij->i", step, prev) / np.einsum("ij,ij->i", prev, prev)
+                remaining = np.where(lam < 1.0, size * np.abs(lam) / (1.0 - lam), np.inf)
+        remaining = np.where(size == 0.0, 0.0, remaining)
         norm = np.linalg.norm(m, axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(diff == 0.0, 0.0, diff / norm)
-        self._coef_prev = m
-        self._coef_changes.append(float(np.max(rel)) if rel.size else 0.0)
+            rel = np.where(remaining == 0.0, 0.0, remaining / norm)
+        self._coef_prev, self._coef_step = m, step
+        self._coef_remaining = float(np.max(rel)) if rel.size else 0.0
 
     def _coef_settled(self):
-        r"""Whether the coefficients are within ``coef_tol`` (relative, 2-norm) of their
-        fixed point, estimated from the last two changes as for a linearly converging
-        sequence: with :math:`\delta_k` the relative change of iteration :math:`k` and
-        :math:`\rho = \delta_k/\delta_{k-1}`, the remaining distance is at most about
-        :math:`\delta_k\rho/(1 - \rho)`."""
-        changes = self._coef_changes
-        if changes and changes[-1] == 0.0:
-            return True
-        if len(changes) < 2 or not changes[-2] > 0.0:
-            return False
-        rho = changes[-1] / changes[-2]
-        return rho < 1.0 and changes[-1] * rho / (1.0 - rho) <= self.coef_tol
+        """Whether the coefficients are estimated within ``coef_tol`` (relative, 2-norm)
+        of their fixed point (:meth:`_track_coef`)."""
+        return self._coef_remaining <= self.coef_tol
 
     def _converged(self, bounds, scale):
         """Both tests: the objective changed by less than ``tol`` per sample, and the
@@ -991,7 +998,7 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         precisions = precisions.astype(dtype, copy=False)
         self.sample_precisions_ = precisions[:, 0] if single else precisions
         # the fitting state is not needed for prediction
-        for name in ("_post", "_tau_b", "_coef_prev", "_coef_changes"):
+        for name in ("_post", "_tau_b", "_coef_prev", "_coef_step", "_coef_remaining"):
             if hasattr(self, name):
                 delattr(self, name)
 
