@@ -19,7 +19,8 @@ The library and its configuration are a parameter, ``config``:
 ``gensim float64``
     ``gensim.models.LdaModel`` (online variational Bayes, its default ``chunksize=2000``
     and ``update_every=1``) with ``dtype=numpy.float64``: its default float32 is badly
-    off on some corpora (``PERFORMANCE_NOTES.md``). Optional: skipped if not importable.
+    off on some corpora (a development measurement, not rerun here). Optional: skipped
+    if not importable.
 ``tomotopy``
     ``tomotopy.LDAModel``, collapsed Gibbs sampling in C++, 200 iterations on 2 workers,
     with the same priors as the others and no hyperparameter optimisation;
@@ -358,8 +359,8 @@ def configs(case_name, optional, quick=True):
     """The configurations run on a case (optional libraries only if importable).
 
     The full profile's synthetic case leaves out the slower ``n_jobs`` of each
-    scikit-learn method (batch ``n_jobs=1``, online ``n_jobs=2``; see the docstring case
-    and ``PERFORMANCE_NOTES.md``) and ``tomotopy defaults``: a scikit-learn batch pass
+    scikit-learn method (batch ``n_jobs=1``, online ``n_jobs=2``; the docstring case
+    runs both ``n_jobs`` of each) and ``tomotopy defaults``: a scikit-learn batch pass
     takes about 10 s there, and the run has to stay within about 15 minutes.
     """
     full_synthetic = case_name == "synthetic" and not quick

@@ -9,8 +9,8 @@ The library under comparison is a parameter, ``lib``:
     :class:`sklearn.mixture.BayesianGaussianMixture` with the default thread pools.
 ``sklearn-1blas``
     The same under ``threadpoolctl.threadpool_limits(1)``, which is faster on small
-    matrices (see ``PERFORMANCE_NOTES.md``). The faster of the two scikit-learn rows is
-    the baseline of the ratios.
+    matrices (compare the two scikit-learn rows of a case). The faster of the two
+    scikit-learn rows is the baseline of the ratios.
 
 Both libraries start from the same responsibilities: the one-hot labels of
 ``KMeans(n_clusters, n_init=1, random_state=0)`` on the training data, computed once and

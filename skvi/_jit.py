@@ -77,7 +77,8 @@ def single_threaded_blas():
 
     Kernels call BLAS on small sub-block products from every Numba thread; a
     multi-threaded BLAS underneath would oversubscribe the cores, and scikit-learn's own
-    mixture code is faster with one BLAS thread on this machine (PERFORMANCE_NOTES).
+    mixture code is faster with one BLAS thread on 2 cores (the mixture benchmark's
+    ``sklearn`` and ``sklearn-1blas`` rows: ``python -m benchmarks.run --suite mixture``).
     The controller is created once, on first use.
     """
     global _BLAS

@@ -32,10 +32,10 @@ DF_INIT = 4.0
 #: by BLAS; X itself is never copied or modified).
 BLOCK_ROWS = 2048
 
-#: Matrices up to this size are factorised with one BLAS thread: faster on the project's
-#: 2-core machines, and much faster when another process holds a core
-#: (PERFORMANCE_NOTES; 200 x 200 Cholesky and inverse: 0.6 ms against 0.9-11 ms). The
-#: passes over X use the default thread pool.
+#: Matrices up to this size are factorised with one BLAS thread: on 2 cores, starting a
+#: threaded BLAS costs more than a small factorisation, and much more when another
+#: process holds a core (the regression benchmark times the whole fit). The passes over
+#: X use the default thread pool.
 SMALL_MATRIX = 512
 
 

@@ -129,7 +129,8 @@ def warm_up():
 def _timed_fit(name, library, dataset, est, *fit_args, one_blas_thread=True):
     """Fit ``est`` on ``fit_args`` (``ConvergenceWarning`` silenced: the table reports
     convergence); return the seconds. Mixtures and LDA run with one BLAS thread,
-    scikit-learn's faster setting on 2 cores (PERFORMANCE_NOTES)."""
+    scikit-learn's faster setting on 2 cores (the mixture benchmark's ``sklearn`` and
+    ``sklearn-1blas`` rows measure both: ``python -m benchmarks.run --suite mixture``)."""
     from sklearn.exceptions import ConvergenceWarning
     from threadpoolctl import threadpool_limits
 

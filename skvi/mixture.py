@@ -325,7 +325,7 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         fitted_shape = self.means_.shape if warm else None
         X, w = self._validate_fit_data(X, sample_weight, reset=True)
         total = _check_total_weight(w.sum(), "The sample weights (sample_weight)")
-        # BLAS only sees d x d matrices here: one thread is faster (PERFORMANCE_NOTES)
+        # BLAS only sees d x d matrices here: one thread is faster (single_threaded_blas)
         with single_threaded_blas():
             resp = None
             if fitted_shape == (self.n_components, X.shape[1]):
