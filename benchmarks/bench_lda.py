@@ -590,15 +590,16 @@ def sweep_cost(corpus, repeats):
     X = model._check_X(corpus.X_train, reset=False, whom="benchmark")
     starts = np.random.RandomState(RANDOM_STATE).gamma(100.0, 0.01, (X.shape[0], N_TOPICS))
     out = {}
-    for name, inner in [("float64", model._inner[:0]), ("float32 phase", model._inner)]:
+    topics = model._state.topics
+    for name, inner in [("float64", topics.inner[:0]), ("float32 phase", topics.inner)]:
         times = []
         for _ in range(max(repeats, 5)):
             gamma = np.empty((X.shape[0], N_TOPICS))
-            args = (X.indptr, X.indices, X.data, model._exp_topic_word, inner, model._word_shift)
+            args = (X.indptr, X.indices, X.data, topics.exp_topic_word, inner, topics.word_shift)
             with num_threads(1):
                 t0 = time.perf_counter()
                 _, terms, _ = kern.e_step(
-                    *args, model._alpha, gamma, kern.FRESH, starts, 100, 1e-3, False
+                    *args, model._state.prior.alpha, gamma, kern.FRESH, starts, 100, 1e-3, False
                 )
                 times.append(time.perf_counter() - t0)
         out[name] = {

@@ -42,6 +42,7 @@ import numpy as np
 # in a user's program that imports skvi.
 import skvi
 from skvi import VariationalGaussianMixture
+from skvi import _mixture_kernels as kern
 
 from .common import fmt, log, markdown_table, median, quiet_convergence, time_call
 
@@ -72,9 +73,9 @@ SWEEP_SMALL_ITER_QUICK = 40
 class _SkviFromResp(VariationalGaussianMixture):
     """skvi's estimator initialised from injected responsibilities ``_bench_resp``."""
 
-    def _initialize(self, X, w, random_state, stats_scale=1.0):
+    def _initial_state(self, data, random_state):
         self._bench_resp_used = True
-        return self._initialize_from_resp(X, w, self._bench_resp, stats_scale)
+        return kern.state_from_resp(data.chunk, data.prior, self._bench_resp)
 
 
 def _sklearn_class():

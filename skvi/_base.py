@@ -95,21 +95,14 @@ class VariationalEstimator(BaseEstimator):
             "initialization parameters, or check for degenerate data."
         )
 
-    def _converged(self, bounds, state, scale=None):
+    def _converged(self, bounds, state, scale):
         """Default test: ``|bounds[-1] - bounds[-2]| / scale < tol`` (``bounds`` starts
         with the initial ELBO)."""
-        if scale is None:  # TODO(issue 12): legacy call (bounds, scale)
-            scale = state
         return abs(bounds[-1] - bounds[-2]) / scale < self.tol
 
-    def _legacy_converged(self, bounds, scale):  # TODO(issue 12): remove with the legacy loop
-        return self._converged(bounds, scale)
-
     def _fit_loop(
-        self, data, scale, *args, start=None, n_init=1, random_state=None, verbose_interval=1
+        self, data, scale, *, start=None, n_init=1, random_state=None, verbose_interval=1
     ):
-        if not hasattr(self, "_sweep"):  # TODO(issue 12): remove with the legacy loop
-            return self._legacy_fit_loop(data, scale, *args)
         """Run ``n_init`` restarts of at most ``max_iter`` sweeps; publish the best.
 
         Parameters
@@ -206,66 +199,3 @@ class VariationalEstimator(BaseEstimator):
         self.n_iter_ = len(self.lower_bounds_)
         self.converged_ = False
         return state
-
-    def _legacy_fit_loop(self, X, sample_weight, n_samples_eff):
-        """Run ``n_init`` restarts of at most ``max_iter`` sweeps; keep the best.
-
-        Convergence (``_converged``, by default): ``|ELBO_t - ELBO_{t-1}| / n_samples_eff
-        < tol``, where ``n_samples_eff`` is the sum of the sample weights (a model may
-        pass another scale, such as the number of tokens).
-        """
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        n_init = self.n_init if do_init else 1
-        random_state = check_random_state(self.random_state)
-        scale = max(float(n_samples_eff), np.finfo(float).tiny)
-
-        best_bound, best = -np.inf, None
-        for init in range(n_init):
-            t0 = time.perf_counter()
-            if self.verbose and self._PRINT_RESTARTS:
-                print(f"Initialization {init}")
-            if do_init:
-                bound = self._initialize(X, sample_weight, random_state)
-            else:
-                bound = self.lower_bound_
-            history, converged, n_iter, start = [], False, 0, bound
-            while n_iter < self.max_iter:
-                n_iter += 1
-                previous = bound
-                bound = self._cavi_step(X, sample_weight)
-                history.append(bound)
-                if self.verbose and n_iter % self.verbose_interval == 0:
-                    print(self._verbose_line(n_iter, bound, previous, scale, t0))
-                if self._legacy_converged([start, *history], scale):
-                    moved = None
-                    if n_iter < self.max_iter:
-                        moved = self._leave_plateau(X, sample_weight, bound, scale)
-                    if moved is None:
-                        converged = True
-                        break
-                    # a move is one more sweep: it counts as an iteration
-                    n_iter += 1
-                    bound = moved
-                    history.append(bound)
-                    if self.verbose:
-                        print(f"  Iteration {n_iter}\t ELBO {bound:.10g}\t (move accepted)")
-            if self.verbose and self._PRINT_RESTARTS:
-                status = "converged" if converged else "did not converge"
-                print(
-                    f"Initialization {status}. time {time.perf_counter() - t0:.3f}s "
-                    f"ELBO {bound:.10g}"
-                )
-            if best is None or bound > best_bound:
-                best_bound = bound
-                best = (self._get_parameters(), history, n_iter, converged)
-
-        params, history, n_iter, converged = best
-        self._set_parameters(params)
-        message = None if converged or self.max_iter == 0 else self._convergence_warning()
-        if message is not None:
-            warnings.warn(message, ConvergenceWarning, stacklevel=3)
-        self.lower_bound_ = float(best_bound)
-        self.lower_bounds_ = np.asarray(history, dtype=float)
-        self.n_iter_ = n_iter
-        self.converged_ = converged
-        return self

@@ -1,4 +1,32 @@
-"""Numba kernels of variational LDA (Blei, Ng and Jordan 2003).
+"""Variational LDA (Blei, Ng and Jordan 2003): all of the model's mathematics.
+
+The model is a few immutable named values and pure functions on them (Python, NumPy and
+SciPy; the Numba kernels below do the passes over the data):
+
+:class:`LDAPrior`
+    ``alpha`` (K,) and ``eta``.
+:class:`TopicPosterior`
+    ``q(beta_k) = Dir(lambda_k)``: ``components`` (lambda) and the tables the E-step reads,
+    derived from it by :func:`make_topics`.
+:class:`LDAStats`
+    The sufficient statistics of a chunk of documents under a posterior: the expected
+    topic-word counts ``S`` (V, K), the documents' terms of the ELBO, the number of
+    non-empty documents and ``sum_d E[ln theta_d]``. **They are additive: the statistics
+    of a corpus are the sum of the statistics of its chunks** (:func:`add_stats`), so that
+    chunks can be processed apart (on other workers) and summed.
+:class:`LDAState`
+    One variational distribution of a fit: topics, priors, the documents' ``gamma``, its
+    ELBO, the number of topic updates, the random state of the documents' random starts
+    and, for CVB0, the counts (:class:`CVB0Counts`).
+
+Functions: statistics of a chunk (the E-step) :func:`doc_stats`; updates
+:func:`update_topics` (batch), :func:`stochastic_update_topics` (online) and the
+empirical-Bayes priors :func:`update_prior` (:func:`update_alpha`, :func:`update_eta`); the
+ELBO :func:`elbo` (with :func:`documents_bound` and :func:`topics_kl`); the predictive
+:func:`infer` (``transform``, ``score``) and :func:`perplexity`; and the passes the
+estimator runs: :func:`initial_state`, :func:`batch_pass`, :func:`stochastic_pass`,
+:func:`cvb0_sweep`. The estimator (``skvi.lda``) only validates, resolves the priors,
+calls these and publishes the fitted attributes.
 
 The per-document E-step alternates, for document ``d`` with word ids ``w_j`` and counts
 ``n_j`` (one CSR row),
@@ -20,7 +48,8 @@ words to a multiple of :data:`WORD_PAD`), so that both halves of a sweep, the no
 contiguous words in vector registers rather than one dependent dot product per word.
 
 The fixed point runs in two phases (:func:`_doc_fixed_point`): first with ``inner``, a
-float32 copy of ``exp_topic_word`` (the E-step table of the LDA benchmark gives the time
+float32 copy of ``exp_topic_word`` (the digamma of its sweeps is
+:func:`skvi._special.exp_digamma_fast`) (the E-step table of the LDA benchmark gives the time
 per sweep of both precisions), until the change is below ``tol`` or below what float32
 resolves; only in the second case (or if a normaliser underflows in float32) the sweeps go
 on in float64 until the change is below ``tol``. The statistics and every term of the
@@ -55,12 +84,37 @@ Nothing here imports scikit-learn.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
+from scipy.special import gammaln
 
 from ._jit import jit, jit_parallel, prange
-from ._special import digamma, trigamma
+from ._special import (
+    digamma,
+    digamma_array,
+    dirichlet_kl_from_prior,
+    exp_digamma_fast,
+    increment_table,
+    inverse_digamma,
+    log_dirichlet_norm,
+    trigamma,
+)
 
+#: The largest number of tokens (sum of the counts) of a corpus: the ELBO's terms grow as
+#: ``n ln n`` and must stay within float64's range (1.8e308). For ``partial_fit`` the
+#: corpus is the stream, ``X.sum() * total_samples / n_samples`` tokens.
+MAX_TOKENS = 1e300
+#: The largest total prior mass, ``n_features * topic_word_prior`` and
+#: ``sum(doc_topic_prior)``: the log normaliser of the prior, ``lgamma(mass)``, must be
+#: finite (it overflows from about 2.5e305).
+MAX_PRIOR_MASS = 1e305
+#: Online learning (``learning_method='online'``, ``partial_fit``): the largest
+#: ``n_features * topic_word_prior``. Its topics start near one pseudo-count per entry
+#: (as scikit-learn's), not at the prior, so their KL from the prior is a difference of
+#: log-gammas of about ``K n_features eta ln(n_features eta)`` nats, which float64
+#: resolves to 2.2e-16 of that: at 1e12, about 6e-3 nats per topic.
+MAX_ONLINE_PRIOR_MASS = 1e12
 #: Documents are split into at most this many blocks (and at least MIN_BLOCK_DOCS
 #: documents each): parallel slack for machines of up to 16 cores, few enough
 #: accumulators to keep memory small. Each block has a (V, K) float64 accumulator, and
@@ -82,85 +136,12 @@ FLOAT32_MIN_TOL = 1e-5
 #: underflow test stops it, and float32 overflows at 3.4e38. Longer documents (counts far
 #: beyond any text's) iterate in float64 only.
 FLOAT32_MAX_LENGTH = 1e8
-#: :func:`lgamma_increment` uses its two-term Taylor series when ``|d| <= x *
-#: TAYLOR_INCREMENT`` (remainder at most ``5e-13 |d| max(1, 1/x)``).
-TAYLOR_INCREMENT = 1e-6
-_SHIFT_STEPS = 6.0
 MIN_BLOCK_DOCS = 256
 #: CVB0: documents per pass are visited in this many blocks (fewer for tiny corpora); the
 #: expected topic-word counts are brought up to date after each block.
 CVB0_BLOCKS = 16
 #: CVB0: documents per parallel task within a block.
 CVB0_TASK_DOCS = 16
-
-
-@jit
-def lgamma_increment(x, d, y, lgamma_x, psi_x, x_trigamma_x):
-    """``lgamma(y) - lgamma(x)`` for ``x > 0``, ``y > 0``, given ``d = y - x`` (as
-    precisely as the caller knows it), ``lgamma(x)``, ``psi(x)`` and ``x psi'(x)`` (finite
-    where ``psi'(x)`` itself overflows, below ``x = 1e-154``).
-
-    For ``|d| <= TAYLOR_INCREMENT x`` the Taylor series ``d psi(x) + d^2 psi'(x) / 2``,
-    whose remainder ``|d|^3 |psi''(xi)| / 6`` is at most ``|d| (d/x)^2 max(1, 1/x) / 2``
-    (``|psi''(x)| <= 2/x^3 + 1/x^2``); otherwise the difference of the two log-gammas,
-    whose rounding error ``eps (|lgamma(x)| + |lgamma(y)|)`` is then small against
-    ``|d|`` unless ``x`` is tiny. The series keeps a Dirichlet's KL from its prior
-    accurate to the size of the data that moved it: written with the two normalisers,
-    the KL loses ``eps |lgamma(x)|`` to cancellation whatever the data, which swamps
-    the bound of a corpus whose counts are tiny against the priors (counts of 1e-300, or
-    ``topic_word_prior=1e300``).
-    """
-    if d == 0.0:
-        return 0.0
-    if abs(d) <= TAYLOR_INCREMENT * x:
-        return d * (psi_x + 0.5 * (d / x) * x_trigamma_x)
-    return math.lgamma(y) - lgamma_x
-
-
-@jit
-def _increment_table(x):
-    """``(lgamma(x), psi(x), x psi'(x))`` for each entry of ``x``, as rows of a (n, 3)
-    array: what :func:`lgamma_increment` takes from its base point. ``x psi'(x)`` is
-    computed as ``1/x + x psi'(x + 1)``, finite for every positive ``x``."""
-    out = np.empty((x.shape[0], 3))
-    for i in range(x.shape[0]):
-        v = x[i]
-        out[i, 0] = math.lgamma(v)
-        out[i, 1] = digamma(v)
-        out[i, 2] = 1.0 / v + v * trigamma(v + 1.0)
-    return out
-
-
-@jit
-def dirichlet_kl_from_prior(prior, prior_table, total, total_row, posterior, e_log):
-    """``KL(Dir(posterior) || Dir(prior))`` written as increments from the prior,
-
-        sum_k s_k E[ln x_k] - sum_k Delta(prior_k, s_k) + Delta(sum prior, sum s),
-
-    with ``s = posterior - prior``, ``E[ln x] = e_log`` (under the posterior) and
-    ``Delta(x, d) = lgamma(x + d) - lgamma(x)`` (:func:`lgamma_increment`). ``prior``
-    may be a single value (a symmetric prior) or one value per entry; ``prior_table``
-    holds the matching rows of :func:`_increment_table`, ``total_row`` that of ``total``
-    (``sum prior``, as the caller computed it). The result is exactly 0 when the
-    posterior equals the prior and is accurate to the size of ``s``, not to that of the
-    normalisers (PRML B.23 for the KL).
-    """
-    n = posterior.shape[0]
-    symmetric = prior.shape[0] == 1
-    moved = 0.0
-    mass = 0.0
-    value = 0.0
-    for i in range(n):
-        j = 0 if symmetric else i
-        a = prior[j]
-        b = posterior[i]
-        s = b - a
-        moved += s
-        mass += b
-        row = prior_table[j]
-        value += s * e_log[i] - lgamma_increment(a, s, b, row[0], row[1], row[2])
-    row = total_row
-    return value + lgamma_increment(total, moved, mass, row[0], row[1], row[2])
 
 
 def _topic_tables(components):
@@ -202,7 +183,7 @@ def _topic_kl(components, e_log_beta, eta):
     per_topic = np.empty(n_comp)
     prior = np.array([float(eta)])
     total = n_words * float(eta)
-    table = _increment_table(np.array([float(eta), total]))
+    table = increment_table(np.array([float(eta), total]))
     for k in prange(n_comp):
         per_topic[k] = dirichlet_kl_from_prior(
             prior, table[:1], total, table[1], components[k], e_log_beta[k]
@@ -242,40 +223,6 @@ def _e_log_theta(gamma, e_log_theta, et):
 
 
 @jit
-def _exp_e_log_theta_fast(gamma, out):
-    """``out[k]`` proportional to ``exp(E[ln theta_k])`` (a common factor cancels in the
-    fixed point), the largest at least 6: the fixed point's cheap digamma.
-
-    ``psi(x) = ln y - R(x)`` with ``y = x + 6``, where ``R(x) = sum_{i<6} 1 / (x + i) +
-    1 / (2y) + sum_{j=1}^{7} B_2j / (2j y^2j)`` is the recurrence to ``y >= 6`` and the
-    asymptotic series there (absolute error below 2e-13, against ~1e-16 for
-    :func:`digamma`, which steps to ``x >= 10`` one step at a time, with branches). The
-    six reciprocals are summed as two rational terms, ``sum_{i<3} 1 / (x + i) = q'(x) /
-    q(x)`` with ``q(x) = x (x + 1) (x + 2)``, so each topic costs two divisions and one
-    exponential: ``out[k] = y_k exp(min R - R_k)``.
-    """
-    n_comp = gamma.shape[0]
-    least = np.inf
-    for k in range(n_comp):
-        x = gamma[k]
-        r = 1.0 / (x + _SHIFT_STEPS)
-        r2 = r * r
-        series = r2 * (1.0 / 12 + r2 * (-1.0 / 120 + r2 * (1.0 / 252 + r2 * (-1.0 / 240 + r2 * (
-            1.0 / 132 + r2 * (-691.0 / 32760 + r2 / 12))))))  # fmt: skip
-        a = min(x, 1e50)  # beyond, the reciprocals are below 1e-49 and q(a) q(b) would overflow
-        b = a + 3.0
-        qa = a * (a * (a + 3.0) + 2.0)
-        qb = b * (b * (b + 3.0) + 2.0)
-        pa = a * (3.0 * a + 6.0) + 2.0
-        pb = b * (3.0 * b + 6.0) + 2.0
-        out[k] = (pa * qb + pb * qa) / (qa * qb) + 0.5 * r + series
-    for k in range(n_comp):  # apart, so that the loop above vectorises
-        least = min(least, out[k])
-    for k in range(n_comp):
-        out[k] = (gamma[k] + _SHIFT_STEPS) * math.exp(least - out[k])
-
-
-@jit
 def _gather(lo, hi, indices, data, table, local, counts):
     """A document's words, word-minor: ``local[k, j] = table[w_j, k]`` and ``counts[j] =
     n_j`` for its entries ``j = lo..hi-1``, in the precision of ``local``; padded to a
@@ -309,7 +256,7 @@ def _sweeps(n, local, counts, alpha, gamma, et, et_c, norm, max_iter, tol):
     norm = norm[:n]
     counts = counts[:n]
     for it in range(max_iter):
-        _exp_e_log_theta_fast(gamma, et)
+        exp_digamma_fast(gamma, et)
         for k in range(n_comp):
             et_c[k] = cast(et[k])
         e = et_c[0]
@@ -408,7 +355,7 @@ def _e_step_block(
 ):  # fmt: skip
     """Documents ``first..last-1`` of :func:`_e_step`, adding to this block's ``stats``
     (vocabulary-major, or no rows for none), ``terms`` (4,) and ``e_log_theta_sum`` (K,);
-    ``alpha_table``, ``total_row``: :func:`_increment_table` of ``alpha`` and of its sum
+    ``alpha_table``, ``total_row``: :func:`increment_table` of ``alpha`` and of its sum
     ``alpha_total``."""
     n_comp = alpha.shape[0]
     random_starts = starts.shape[0] == indptr.shape[0] - 1
@@ -494,11 +441,11 @@ def _e_step(
     blocks = np.empty((nb, n_words if sstats else 0, n_comp))
     terms_b = np.zeros((nb, 4))
     elt_b = np.zeros((nb, n_comp))
-    alpha_table = _increment_table(alpha)
+    alpha_table = increment_table(alpha)
     alpha_total = 0.0
     for k in range(n_comp):
         alpha_total += alpha[k]
-    total_row = _increment_table(np.array([alpha_total]))[0]
+    total_row = increment_table(np.array([alpha_total]))[0]
     for b in prange(nb):
         _e_step_block(
             b * size, min(n_docs, (b + 1) * size), indptr, indices, data, exp_topic_word,
@@ -527,9 +474,9 @@ def _e_step(
 def cvb0_structure(indptr, indices, n_words, n_blocks=CVB0_BLOCKS):
     """What a CVB0 pass needs besides the counts, built once per fit (NumPy).
 
-    Returns ``(csc_ptr, csc_pos, csc_doc, edges)``: the entries ordered by word, then
-    document (``csc_pos[t]`` is the CSR position of the ``t``-th, ``csc_doc[t]`` its
-    document, word ``w``'s entries are ``csc_ptr[w]:csc_ptr[w + 1]``), and the
+    Returns a :class:`CVB0Structure` ``(csc_ptr, csc_pos, csc_doc, edges)``: the entries
+    ordered by word, then document (``csc_pos[t]`` is the CSR position of the ``t``-th,
+    ``csc_doc[t]`` its document, word ``w``'s entries are ``csc_ptr[w]:csc_ptr[w + 1]``), and the
     ``n_blocks + 1`` (at most) document boundaries of the blocks, which split the entries
     as evenly as whole documents allow.
     """
@@ -541,7 +488,7 @@ def cvb0_structure(indptr, indices, n_words, n_blocks=CVB0_BLOCKS):
     targets = np.linspace(0, indptr[-1], max(1, min(n_blocks, n_docs)) + 1)
     edges = np.searchsorted(indptr, targets, side="left").astype(np.int64)
     edges[0], edges[-1] = 0, n_docs
-    return csc_ptr, csc_pos, doc_of[csc_pos], np.unique(edges)
+    return CVB0Structure(csc_ptr, csc_pos, doc_of[csc_pos], np.unique(edges))
 
 
 def _cvb0_counts(data, csc_ptr, csc_pos, resp, word_topic):
@@ -648,3 +595,451 @@ topic_kl = jit_parallel(_topic_kl)
 cvb0_counts = jit_parallel(_cvb0_counts)
 cvb0_pass = jit_parallel(_cvb0_pass)
 cvb0_pass_serial = jit(_cvb0_pass)
+
+
+# ---------------------------------------------------------------- input structure
+def check_sparse_structure(X, whom):
+    """Check the index arrays of a sparse matrix before any kernel reads through them.
+
+    SciPy does not check them (an index out of range makes a kernel read or write out of
+    bounds). For CSR and CSC: ``indptr`` has one entry per row (column) plus one, starts
+    at 0, never decreases and ends at most at ``len(indices) == len(data)``; every index
+    of a stored entry is in ``[0, n_columns)`` (``[0, n_rows)``). For COO: the row and
+    column indices are within the shape. One vectorised pass over the index arrays; the
+    input is never modified. Entries stored past ``indptr[-1]`` are dropped on a copy.
+
+    Parameters
+    ----------
+    X : sparse matrix or array
+        Only CSR, CSC and COO are inspected; other formats are returned unchanged
+        (SciPy converts them through COO, which it checks).
+    whom : str
+        Name of the caller, for the message.
+
+    Returns
+    -------
+    X : sparse matrix or array
+        ``X``, or a copy without the entries past ``indptr[-1]``.
+
+    Raises
+    ------
+    ValueError
+        Naming the inconsistency and the limit it breaks.
+    """
+    fmt = getattr(X, "format", None)
+    if fmt in ("csr", "csc"):
+        n_major, n_minor = X.shape if fmt == "csr" else X.shape[::-1]
+        indptr, indices = np.asarray(X.indptr), np.asarray(X.indices)
+        prefix = f"{whom}: malformed {fmt.upper()} input:"
+        if indptr.ndim != 1 or indptr.shape[0] != n_major + 1:
+            raise ValueError(
+                f"{prefix} indptr has {indptr.shape} entries; expected {n_major + 1} "
+                f"({'rows' if fmt == 'csr' else 'columns'} + 1)."
+            )
+        if indices.shape != np.shape(X.data):
+            raise ValueError(
+                f"{prefix} indices and data have {indices.shape[0]} and "
+                f"{np.shape(X.data)[0]} entries; they must have the same length."
+            )
+        if indptr[0] != 0 or indptr[-1] > indices.shape[0]:
+            raise ValueError(
+                f"{prefix} indptr must start at 0 and end at most at len(indices)="
+                f"{indices.shape[0]}; it runs from {indptr[0]} to {indptr[-1]}."
+            )
+        if n_major and np.any(np.diff(indptr) < 0):
+            raise ValueError(f"{prefix} indptr must be non-decreasing.")
+        nnz = int(indptr[-1])
+        if nnz:
+            lo, hi = indices[:nnz].min(), indices[:nnz].max()
+            if lo < 0 or hi >= n_minor:
+                raise ValueError(
+                    f"{prefix} its {'column' if fmt == 'csr' else 'row'} indices must be "
+                    f"in [0, {n_minor}); they range from {lo} to {hi}."
+                )
+        if nnz < indices.shape[0]:
+            X = X.copy()
+            X.prune()
+    elif fmt == "coo":
+        for name, index, size in (("row", X.row, X.shape[0]), ("col", X.col, X.shape[1])):
+            if index.size and (index.min() < 0 or index.max() >= size):
+                raise ValueError(
+                    f"{whom}: malformed COO input: its {name} indices must be in [0, {size}); "
+                    f"they range from {index.min()} to {index.max()}."
+                )
+    return X
+
+
+# ------------------------------------------------------------------------ the model
+class LDAPrior(NamedTuple):
+    r"""The priors: :math:`\theta_d \sim \mathrm{Dir}(\alpha)`, :math:`\beta_k \sim
+    \mathrm{Dir}(\eta \mathbf 1)`."""
+
+    #: :math:`\alpha`, ndarray of shape (n_topics,).
+    alpha: np.ndarray
+    #: :math:`\eta` (symmetric).
+    eta: float
+
+
+class TopicPosterior(NamedTuple):
+    r""":math:`q(\beta_k) = \mathrm{Dir}(\lambda_k)` and the tables the E-step reads from
+    it (all derived from ``components`` by :func:`make_topics`)."""
+
+    #: :math:`\lambda`, float64 of shape (n_topics, n_words).
+    components: np.ndarray
+    #: :math:`\mathbb E[\ln\beta]`, (n_topics, n_words).
+    e_log_beta: np.ndarray
+    #: ``exp(E[ln beta_kw] - word_shift_w)``, vocabulary-major (n_words, n_topics).
+    exp_topic_word: np.ndarray
+    #: ``max_k E[ln beta_kw]``, (n_words,).
+    word_shift: np.ndarray
+    #: float32 copy of ``exp_topic_word``: the E-step's float32 sweeps read it.
+    inner: np.ndarray
+
+
+class LDAStats(NamedTuple):
+    r"""The additive statistics of a chunk of documents under a posterior (:func:`doc_stats`):
+    each field of a corpus's statistics is the sum of its chunks' (:func:`add_stats`)."""
+
+    #: :math:`S_{wk} = \sum_d n_{dw} \phi_{dwk}`, vocabulary-major (n_words, n_topics), or no
+    #: rows when not requested.
+    topic_word: np.ndarray
+    #: :math:`\sum_{dw} n_{dw} \ln \sum_k e^{\mathbb E\ln\theta_{dk} + \mathbb E\ln\beta_{kw}}`.
+    words: float
+    #: :math:`\sum_d \mathrm{KL}(\mathrm{Dir}(\gamma_d) \| \mathrm{Dir}(\alpha))`.
+    doc_kl: float
+    #: The number of non-empty documents.
+    n_docs: float
+    #: The fixed-point sweeps the documents took (a cost, not a statistic of the model).
+    sweeps: float
+    #: :math:`\sum_d \mathbb E\ln\theta_{dk}` over the non-empty documents, (n_topics,).
+    e_log_theta_sum: np.ndarray
+
+
+class EStepSettings(NamedTuple):
+    """How the documents' fixed point runs (:func:`doc_stats`)."""
+
+    #: Most sweeps per document.
+    max_iter: int
+    #: A document stops when the mean absolute change of its ``gamma`` is below this.
+    tol: float
+    #: Whether the float32 sweeps run first (``tol >= FLOAT32_MIN_TOL``).
+    float32: bool
+
+
+class CVB0Structure(NamedTuple):
+    """What a CVB0 pass needs besides the counts (:func:`cvb0_structure`)."""
+
+    csc_ptr: np.ndarray
+    csc_pos: np.ndarray
+    csc_doc: np.ndarray
+    edges: np.ndarray
+
+
+class CVB0Counts(NamedTuple):
+    r"""CVB0's responsibilities ``resp`` (entries, n_topics) float32 and the expected
+    counts :math:`N_{wk}` ``word_topic`` (n_words, n_topics) they define. ``resp`` is the
+    working buffer the next pass updates in place (it is ``nnz * n_topics``: one copy per
+    pass would double the memory of a fit); :func:`cvb0_sweep` consumes the counts it is
+    given."""
+
+    resp: np.ndarray
+    word_topic: np.ndarray
+
+
+class LDAState(NamedTuple):
+    """One variational distribution of the fit, with what the next sweep needs."""
+
+    #: :class:`TopicPosterior`.
+    topics: TopicPosterior
+    #: :class:`LDAPrior` (learned or fixed).
+    prior: LDAPrior
+    #: :math:`\gamma` (n_docs, n_topics) of the corpus (batch, cvb0: where the next pass
+    #: starts), or None.
+    gamma: object
+    #: The ELBO of this state.
+    bound: float
+    #: Topic updates so far (starts at 1, as in scikit-learn).
+    n_batch_iter: int
+    #: Batch passes whose random restart was rejected for a warm one.
+    n_warm_passes: int
+    #: The ``numpy.random.RandomState`` of the documents' random starts.
+    random_state: object
+    #: :class:`CVB0Counts` or None.
+    cvb0: object = None
+
+
+def make_topics(components):
+    """The :class:`TopicPosterior` of the Dirichlet parameters ``components`` (lambda)."""
+    return TopicPosterior(components, *topic_tables(components))
+
+
+def fresh_starts(random_state, n_docs, n_topics):
+    """Random starting points of the documents' fixed point, Gamma(100, 1/100) draws as in
+    scikit-learn (they break the symmetry of near-uniform topics)."""
+    return random_state.gamma(100.0, 0.01, (n_docs, n_topics))
+
+
+def doc_stats(X, topics, alpha, gamma, mode, settings, starts=None, sstats=True, exact=False):
+    r"""The E-step of the documents ``X`` (CSR): their :class:`LDAStats` under ``topics``
+    and the prior ``alpha``, with :math:`\phi` at its optimum for the final
+    :math:`\gamma` (Blei et al. 2003, eqs. 6-7),
+
+    .. math::
+
+        \phi_{dwk} \propto e^{\mathbb E\ln\theta_{dk} + \mathbb E\ln\beta_{kw}}, \qquad
+        \gamma_{dk} = \alpha_k + \sum_w n_{dw} \phi_{dwk}.
+
+    ``gamma`` (n_docs, n_topics), the documents' local parameters, is written in place:
+    from ``starts`` (``mode=FRESH``; ``alpha + n_d / K`` without them) or from its own
+    values (``WARM``); empty documents get ``alpha``. ``exact``: every sweep in float64.
+    The statistics of a corpus are the sum of those of its chunks (:func:`add_stats`).
+    """
+    if starts is None:
+        starts = np.empty((0, topics.components.shape[0]))
+    inner = topics.inner if settings.float32 and not exact else topics.inner[:0]
+    stats, terms, elt = e_step(
+        X.indptr, X.indices, X.data, topics.exp_topic_word, inner, topics.word_shift, alpha,
+        gamma, mode, starts, settings.max_iter, settings.tol, sstats,
+    )  # fmt: skip
+    return LDAStats(stats, terms[0], terms[1], terms[2], terms[3], elt)
+
+
+def add_stats(a, b):
+    """The statistics of two chunks together: the sum, field by field."""
+    return LDAStats(*(x + y for x, y in zip(a, b, strict=True)))
+
+
+def documents_bound(stats):
+    r"""The documents' part of the ELBO: :math:`\sum_{dw} n_{dw}\ln\sum_k
+    e^{\mathbb E\ln\theta_{dk} + \mathbb E\ln\beta_{kw}} - \sum_d
+    \mathrm{KL}(\mathrm{Dir}(\gamma_d)\|\mathrm{Dir}(\alpha))`, a lower bound on
+    :math:`\ln p(X \mid \text{topics})` (the held-out score)."""
+    return float(stats.words - stats.doc_kl)
+
+
+def topics_kl(topics, eta):
+    r""":math:`\sum_k \mathrm{KL}(\mathrm{Dir}(\lambda_k) \| \mathrm{Dir}(\eta\mathbf 1))`
+    (:func:`dirichlet_kl_from_prior`, accurate to the size of :math:`\lambda_k - \eta`)."""
+    return topic_kl(topics.components, topics.e_log_beta, eta)
+
+
+def elbo(stats, topics, prior, stats_topics=None, stats_alpha=None):
+    r"""The ELBO of the documents' :math:`\gamma` and :math:`\phi` of ``stats`` with the
+    topic posterior ``topics`` and the priors ``prior``:
+
+    .. math::
+
+        \mathcal L = \sum_{dwk} n_{dw}\phi_{dwk}(\mathbb E\ln\theta_{dk}
+        + \mathbb E\ln\beta_{kw} - \ln\phi_{dwk})
+        - \sum_d \mathrm{KL}(q(\theta_d)\|p(\theta_d \mid \alpha))
+        - \sum_k \mathrm{KL}(q(\beta_k)\|p(\beta_k \mid \eta)).
+
+    If ``stats`` were computed under other topics ``stats_topics`` (phi optimal for them,
+    as after an update), the words term moves by :math:`\sum_{wk} S_{wk} (\mathbb
+    E'\ln\beta_{kw} - \mathbb E\ln\beta_{kw})`; under another prior ``stats_alpha``, the
+    documents' KL terms move by :math:`-n (\ln C(\alpha) - \ln C(\alpha')) - (\alpha -
+    \alpha') \cdot \sum_d \mathbb E\ln\theta_d` over the :math:`n` non-empty documents.
+    """
+    bound = documents_bound(stats)
+    if stats_alpha is not None and stats.n_docs > 0:
+        bound += (
+            stats.n_docs * (log_dirichlet_norm(prior.alpha) - log_dirichlet_norm(stats_alpha))
+            + (prior.alpha - stats_alpha) @ stats.e_log_theta_sum
+        )
+    if stats_topics is not None:
+        bound = bound + np.sum(stats.topic_word.T * (topics.e_log_beta - stats_topics.e_log_beta))
+    return float(bound - topics_kl(topics, prior.eta))
+
+
+def update_topics(stats, prior):
+    r"""The topics' conjugate update (smoothed LDA, Blei et al. 2003, section 5.4):
+    :math:`\lambda_{kw} = \eta + S_{wk}`, :math:`S_{wk} = \sum_d n_{dw} \phi_{dwk}`."""
+    return make_topics(prior.eta + stats.topic_word.T)
+
+
+def stochastic_update_topics(stats, topics, prior, rho, scale):
+    r"""A natural-gradient step on a mini-batch whose statistics stand for ``scale``
+    times theirs (Hoffman et al. 2010): :math:`\lambda \leftarrow (1-\rho)\lambda +
+    \rho(\eta + \frac{D}{|B|} S_B)`."""
+    return make_topics(
+        (1 - rho) * topics.components + rho * (prior.eta + scale * stats.topic_word.T)
+    )
+
+
+def update_alpha(alpha, e_log_theta_mean, rho=1.0):
+    r"""Minka's fixed point for the Dirichlet prior of the documents,
+    :math:`\alpha_k \leftarrow \psi^{-1}(\psi(\sum_j \alpha_j) + \overline{\mathbb
+    E\ln\theta_k})`, iterated to convergence: the maximiser of the ELBO over
+    :math:`\alpha` (Minka 2000, eq. 9). Stochastic: a step ``rho`` towards it."""
+    new_alpha = alpha.copy()
+    for _ in range(1000):
+        psi_total = digamma(new_alpha.sum())
+        new = np.array([inverse_digamma(psi_total + e) for e in e_log_theta_mean])
+        done = np.max(np.abs(new - new_alpha)) <= 1e-12 * np.max(new_alpha)
+        new_alpha = new
+        if done:
+            break
+    return (1 - rho) * alpha + rho * new_alpha
+
+
+def update_eta(eta, topics, rho=1.0):
+    r"""Maximise the ELBO over the symmetric topic-word prior:
+    :math:`f(\eta) = K[\ln\Gamma(V\eta) - V\ln\Gamma(\eta)] + (\eta - 1)\sum_{kw}
+    \mathbb E\ln\beta_{kw}`, concave in :math:`\eta`; damped Newton steps in
+    :math:`\ln\eta` that never lower :math:`f`. Stochastic: a step ``rho`` towards it."""
+    n_topics, n_words = topics.components.shape
+    total = float(topics.e_log_beta.sum())
+
+    def objective(t):
+        eta = np.exp(t)
+        return n_topics * (gammaln(n_words * eta) - n_words * gammaln(eta)) + (eta - 1) * total
+
+    t = np.log(eta)
+    value = objective(t)
+    for _ in range(100):
+        e = np.exp(t)
+        psi = digamma_array(np.array([n_words * e, e]))
+        grad = n_topics * n_words * (psi[0] - psi[1]) + total  # df/deta
+        hess = n_topics * n_words * (n_words * trigamma(n_words * e) - trigamma(e))
+        g = grad * e  # df/dt
+        h = hess * e * e + g  # d2f/dt2
+        step = -g / h if h < 0 else np.sign(g)
+        step = float(np.clip(step, -2.0, 2.0))
+        while abs(step) > 1e-15 and objective(t + step) < value:
+            step *= 0.5
+        if abs(step) <= 1e-12:
+            break
+        t += step
+        value = objective(t)
+    return (1 - rho) * eta + rho * float(np.exp(t))
+
+
+def update_prior(stats, topics, prior, learn_alpha, learn_eta, rho=1.0):
+    """Empirical Bayes: the learned priors after the topics ``topics`` were updated from
+    ``stats`` (:func:`update_alpha` from the mean ``E ln theta`` of the non-empty documents,
+    then :func:`update_eta`); a prior not learned is kept."""
+    alpha, eta = prior
+    if learn_alpha and stats.n_docs > 0:
+        alpha = update_alpha(alpha, stats.e_log_theta_sum / stats.n_docs, rho)
+    if learn_eta:
+        eta = update_eta(eta, topics, rho)
+    return LDAPrior(alpha, eta)
+
+
+def initial_state(X, prior, n_topics, random_state, structure=None):
+    r"""A starting :class:`LDAState` and its ELBO: random topics as in scikit-learn
+    (Gamma(100, 1/100) entries) and documents at :math:`\gamma_d = \alpha + n_d / K`;
+    with a CVB0 ``structure``, every entry's responsibilities on one topic drawn uniformly
+    (as collapsed Gibbs sampling starts), and the topics and documents from them
+    (:math:`\lambda = \eta + N_{w\cdot}`, :math:`\gamma_d = \alpha + N_{d\cdot}`). The ELBO
+    has :math:`\phi` at its optimum."""
+    counts = None
+    if structure is not None:
+        counts, topics, doc_topic = _cvb0_initial(X, structure, prior, n_topics, random_state)
+    else:
+        topics = make_topics(random_state.gamma(100.0, 0.01, (n_topics, X.shape[1])))
+        lengths = np.asarray(X.sum(axis=1), dtype=np.float64).reshape(-1, 1)
+        doc_topic = np.repeat(lengths / n_topics, n_topics, axis=1)
+    state = LDAState(topics, prior, doc_topic + prior.alpha, -np.inf, 1, 0, random_state, counts)
+    bound = evaluate(X, state, EStepSettings(0, 0.0, False))
+    return state._replace(bound=bound), bound
+
+
+def evaluate(X, state, settings):
+    """The ELBO of a state's topics and priors with its documents' ``gamma`` (empty
+    documents set to ``alpha`` in place) and ``phi`` at its optimum."""
+    stats = doc_stats(X, state.topics, state.prior.alpha, state.gamma, WARM,
+                      settings._replace(max_iter=0), sstats=False)  # fmt: skip
+    return elbo(stats, state.topics, state.prior)
+
+
+def batch_pass(X, state, mode, settings, learn_alpha, learn_eta):
+    """One pass of coordinate ascent over the corpus ``X``: every document's fixed point
+    (``mode=FRESH``: from random starts; ``WARM``: from the state's ``gamma``, in float64
+    only, so that the ELBO cannot decrease), then the topics (:func:`update_topics`) and
+    the learned priors (:func:`update_prior`). Returns the new state and its ELBO."""
+    warm = mode == WARM
+    if warm:
+        gamma, starts = state.gamma.copy(), None
+    else:
+        gamma = np.empty_like(state.gamma)
+        starts = fresh_starts(state.random_state, X.shape[0], gamma.shape[1])
+    stats = doc_stats(X, state.topics, state.prior.alpha, gamma, mode, settings, starts,
+                      exact=warm)  # fmt: skip
+    topics = update_topics(stats, state.prior)
+    prior = update_prior(stats, topics, state.prior, learn_alpha, learn_eta)
+    alpha_before = state.prior.alpha if learn_alpha else None
+    bound = elbo(stats, topics, prior, stats_topics=state.topics, stats_alpha=alpha_before)
+    new = state._replace(topics=topics, prior=prior, gamma=gamma, bound=bound,
+                         n_batch_iter=state.n_batch_iter + 1)  # fmt: skip
+    return new, bound
+
+
+def stochastic_pass(X, state, rho, n_total, settings, learn_alpha, learn_eta):
+    """One stochastic step on the mini-batch ``X`` of a corpus (or stream) of ``n_total``
+    documents: the E-step from random starts, :func:`stochastic_update_topics`, the
+    learned priors a step ``rho`` towards their optimum. Returns the new state and the
+    mini-batch's documents' part of the ELBO (:func:`documents_bound`, with the topics
+    before the step)."""
+    n_topics = state.topics.components.shape[0]
+    gamma = np.empty((X.shape[0], n_topics))
+    starts = fresh_starts(state.random_state, X.shape[0], n_topics)
+    stats = doc_stats(X, state.topics, state.prior.alpha, gamma, FRESH, settings, starts)
+    ratio = n_total / X.shape[0]
+    topics = stochastic_update_topics(stats, state.topics, state.prior, rho, ratio)
+    prior = update_prior(stats, topics, state.prior, learn_alpha, learn_eta, rho)
+    new = state._replace(topics=topics, prior=prior, n_batch_iter=state.n_batch_iter + 1)
+    return new, documents_bound(stats)
+
+
+def _cvb0_initial(X, structure, prior, n_topics, random_state):
+    n_docs, n_words = X.shape
+    topic = random_state.randint(n_topics, size=X.nnz)
+    resp = np.zeros((X.nnz, n_topics), dtype=np.float32)
+    resp[np.arange(X.nnz), topic] = 1.0
+    word_topic = np.empty((n_words, n_topics))
+    cvb0_counts(X.data, structure.csc_ptr, structure.csc_pos, resp, word_topic)
+    topics = make_topics(prior.eta + word_topic.T)
+    doc = np.repeat(np.arange(n_docs), np.diff(X.indptr))
+    doc_topic = np.bincount(doc * n_topics + topic, X.data, minlength=n_docs * n_topics)
+    return CVB0Counts(resp, word_topic), topics, doc_topic.reshape(n_docs, n_topics)
+
+
+def cvb0_sweep(X, structure, state):
+    r"""One CVB0 pass (Asuncion et al. 2009, eq. 4; module docstring), then the topics;
+    returns the new state and the ELBO of the mean-field distribution the expected counts
+    define: :math:`\gamma_{dk} = \alpha_k + N_{dk}`, :math:`\lambda_{kw} = \eta + N_{wk}`,
+    :math:`\phi` at its optimum for them. The responsibilities are updated in place
+    (:class:`CVB0Counts`)."""
+    alpha, eta = state.prior
+    resp, word_topic = state.cvb0.resp, state.cvb0.word_topic.copy()
+    topic_total = word_topic.sum(axis=0) + word_topic.shape[0] * eta
+    gamma = state.gamma.copy()
+    cvb0_pass(
+        X.indptr, X.indices, X.data, structure.csc_ptr, structure.csc_pos, structure.csc_doc,
+        structure.edges, resp, word_topic, topic_total, gamma, alpha, eta,
+    )  # fmt: skip
+    gamma += alpha
+    new = state._replace(topics=make_topics(eta + word_topic.T), gamma=gamma,
+                         n_batch_iter=state.n_batch_iter + 1,
+                         cvb0=CVB0Counts(resp, word_topic))  # fmt: skip
+    bound = evaluate(X, new, EStepSettings(0, 0.0, False))
+    return new._replace(bound=bound), bound
+
+
+def infer(X, topics, alpha, settings):
+    """The predictive E-step of new documents ``X`` under the fitted ``topics`` and
+    ``alpha``: ``gamma`` (n_docs, n_topics) from ``alpha + n_d / K`` and their
+    :class:`LDAStats` (without ``topic_word``)."""
+    gamma = np.zeros((X.shape[0], topics.components.shape[0]))
+    return gamma, doc_stats(X, topics, alpha, gamma, FRESH, settings, sstats=False)
+
+
+def perplexity(bound, n_tokens):
+    """``exp(-bound / n_tokens)``; ``inf`` beyond the float range (tiny corpora with
+    extreme priors), without an overflow warning. A corpus without tokens has perplexity
+    1: the geometric mean of the probabilities of no tokens is the empty product."""
+    if n_tokens == 0:
+        return 1.0
+    with np.errstate(over="ignore"):
+        return float(np.exp(-bound / n_tokens))

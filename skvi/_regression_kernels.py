@@ -1,23 +1,98 @@
-"""The numerical steps of :class:`skvi.VariationalEMRegressor`: the passes over ``X``
-(weighted Gram matrix and statistics, residual sums, in row blocks, ``X`` never copied or
-modified), the posterior of the coefficients in the Gram, spectral and Woodbury forms, the
-Gamma KL sums and the degrees-of-freedom update of the Student-t noise.
+r"""All of the mathematics of :class:`skvi.VariationalEMRegressor`: Bayesian linear
+regression by variational EM and variational Bayes EM. Nothing here imports scikit-learn.
 
-BLAS on blocks of centred rows was faster than a fused Numba kernel for the Student-t
-statistics when this was written (a development comparison, not kept in the repository),
-so these are NumPy/SciPy; there is no Numba here beyond the special functions of
-:mod:`skvi._special`. Nothing here imports scikit-learn.
+The model, for each target (notation of :class:`sklearn.linear_model.BayesianRidge`):
+
+.. math::
+
+    y_n \mid w, b, \alpha, \tau_n &\sim \mathcal N\big((x_n - \bar x)^\top w + b,\;
+        (\alpha\tau_n)^{-1}\big), \\
+    w_j \mid \lambda &\sim \mathcal N(0, \lambda_j^{-1}), \qquad
+    b \mid \alpha \sim \mathcal N\big(\bar y, (\kappa_0\alpha)^{-1}\big), \\
+    \alpha &\sim \mathrm{Gam}(\alpha_1, \alpha_2), \qquad
+    \lambda_j \sim \mathrm{Gam}(\lambda_1, \lambda_2), \qquad
+    \tau_n \sim \mathrm{Gam}(\nu/2, \nu/2),
+
+with :math:`\lambda_j = \lambda` for every feature under the ridge prior, :math:`\tau_n = 1`
+under Gaussian noise, :math:`\bar x, \bar y` the (weighted) training means and
+:math:`\kappa_0` = :data:`INTERCEPT_PRIOR`. Sample weights multiply each sample's terms of
+the ELBO, which is the ELBO of the data set with every sample repeated that many times.
+
+**Named values** (``NamedTuple``; immutable): :class:`RegressionPrior` (hyperpriors and
+choices), :class:`Precisions` (:math:`q(\alpha)`, :math:`q(\lambda)`), the coefficient
+posteriors :class:`RidgePosterior` (every target, spectral form) and
+:class:`TargetPosterior` (one target, Gram or Woodbury form) with their
+:class:`CoefSummary`, :class:`TauSummary` (Student-t :math:`q(\tau)`),
+:class:`RegressionState` (what the fit loop carries, with the :class:`CoefTrack` of the
+stopping rule), the statistics :class:`ChunkStats`, :class:`GramStats`,
+:class:`KernelStats` and :class:`Spectrum`, and :class:`Predictive`.
+:class:`RegressionData` is the prepared training data (built once, read only).
+
+**Statistics** (the E-step). :func:`chunk_statistics` forms the additive statistics of a
+chunk of rows about a fixed centre :math:`\bar x` under per-sample weights :math:`d_n`:
+:math:`\sum_n d_n`, :math:`\sum_n d_n z_n`, :math:`\sum_n d_n z_n z_n^\top` and
+:math:`\sum_n d_n z_n y_n^\top`. **The statistics of a data set are the sum of the
+statistics of its chunks** (:func:`sum_statistics`; tested on uneven chunks); the Gram
+matrix of the centred data follows from the sum (:func:`centred_gram`). With Gaussian
+noise the weights are the sample weights and the statistics are formed once
+(:class:`RegressionData`); with Student-t noise :func:`tau_update` is the E-step of every
+iteration: :math:`q(\tau)` and :math:`\nu` from the residuals of the current
+:math:`q(w, b)` (:func:`residual_pass`), then the statistics under the new weights
+:math:`d_n = s_n\mathbb E[\tau_n]` (:func:`weighted_gram`, the sums of
+:class:`TauSummary`). With fewer samples than coefficients the Woodbury form works on
+the rows themselves (:class:`KernelStats`), not on sums.
+
+**Update** (the M-step, from statistics and prior to the posterior):
+:func:`ridge_posterior` and :func:`target_posterior` (:math:`q(w, b)` given the
+precisions), :func:`mackay_update` and :func:`cavi_update` (the precisions given
+:math:`q(w, b)`), :func:`initial_precisions`. **ELBO**: :func:`elbo` (with
+:func:`gamma_factor_terms` and :func:`tau_terms`). **Predictive**:
+:func:`predictive_parameters`, :func:`predictive`, :func:`predictive_std`,
+:func:`predictive_interval`, :func:`sample_precisions`. **Stopping rule**:
+:func:`scaled_coef_means`, :func:`track_coef`.
+
+**The iteration.** Each iteration updates, in this order: :math:`q(\tau)` and
+:math:`\nu` (Student-t noise: one pass over the data, which also forms the weighted
+Gram matrix), the precisions, and :math:`q(w, b)`. For the precisions MacKay's
+fixed-point update (the update of BayesianRidge and ARDRegression,
+:math:`\lambda = (\gamma + 2\lambda_1)/(\|m\|^2 + 2\lambda_2)`,
+:math:`\alpha = (N - \gamma + 2\alpha_1)/(\|y - Xm - b\|^2 + 2\alpha_2)`) is tried
+first and kept only if the objective after the following :math:`q(w, b)` update is
+not lower than before (the estimator's sweep, with ``skvi._base.keep_if_not_lower``);
+otherwise the coordinate-ascent (EM) update is taken, which never lowers it. So
+``lower_bounds_`` never decreases and the fixed points are those of coordinate ascent.
+
+**Cost.** With Gaussian noise one pass over ``X`` forms the centred Gram matrix and
+one more the residual sum of squares of least squares; the iterations never touch
+``X`` again. Ridge: one eigendecomposition of the Gram matrix, then O(n_features)
+per iteration. ARD: one Cholesky factorisation (O(n_features^3)) per iteration.
+With fewer samples than features, the same quantities come from the
+n_samples x n_samples kernel matrix (eigendecomposition; Woodbury identity for ARD).
+Student-t noise needs one pass over the data per iteration (the per-sample weights
+change the Gram matrix).
+
+The passes over ``X`` run in row blocks (``X`` is never copied or modified). BLAS on
+blocks of centred rows was faster than a fused Numba kernel for the Student-t statistics
+when this was written (a development comparison, not kept in the repository), so these
+are NumPy/SciPy; there is no Numba here beyond the special functions of
+:mod:`skvi._special`.
 """
 
 import math
 from contextlib import nullcontext
+from typing import NamedTuple
 
 import numpy as np
+from scipy import stats
 from scipy.linalg import blas, lapack
-from scipy.special import gammaln
 
 from ._jit import single_threaded_blas
-from ._special import digamma
+from ._special import (
+    cholesky_log_det,
+    expm1_minus,
+    log_gamma_ratio,
+    stirling_remainder,
+)
 
 #: :math:`\kappa_0`: the prior precision of the intercept relative to the noise precision,
 #: :math:`b \mid \alpha \sim \mathcal N(\bar y, (\kappa_0\alpha)^{-1})`. The prior standard
@@ -37,6 +112,175 @@ BLOCK_ROWS = 2048
 #: process holds a core (the regression benchmark times the whole fit). The passes over
 #: X use the default thread pool.
 SMALL_MATRIX = 512
+
+
+# ------------------------------------------------------------------ named values
+class RegressionPrior(NamedTuple):
+    """The hyperpriors and the choices of the model.
+
+    :math:`\\alpha \\sim \\mathrm{Gam}(\\alpha_1, \\alpha_2)`, :math:`\\lambda_j \\sim
+    \\mathrm{Gam}(\\lambda_1, \\lambda_2)` (rate parameterisation); ``ard``: one weight
+    precision per feature (else one for all); ``point``: the precisions are point estimates
+    with the log hyperprior of their logarithm ('vem') rather than Gamma factors ('vbem');
+    ``df``: the fixed degrees of freedom of the Student-t noise, or None (learned).
+    """
+
+    alpha_1: float
+    alpha_2: float
+    lambda_1: float
+    lambda_2: float
+    ard: bool = False
+    point: bool = True
+    df: float | None = None
+
+
+class Precisions(NamedTuple):
+    """:math:`q(\\alpha) = \\mathrm{Gam}(a_\\alpha, b_{\\alpha,t})` and :math:`q(\\lambda_j) =
+    \\mathrm{Gam}(a_\\lambda, b_{\\lambda,tj})` per target ``t`` (under 'vem' the point values
+    are the means ``shape / rate``). The shapes are the same for every target."""
+
+    alpha_shape: float
+    alpha_rate: np.ndarray  # (n_targets,)
+    lambda_shape: float
+    lambda_rate: np.ndarray  # (n_targets, 1) ridge, (n_targets, n_features) ARD
+
+
+class CoefSummary(NamedTuple):
+    """The expectations under :math:`q(w, b)` that the objective and the precision updates
+    need, arrays over targets (first axis)."""
+
+    mm: np.ndarray  # ||E w||^2 (ridge, (T,)), or (E w_j)^2 (ARD, (T, d))
+    ww: np.ndarray  # E[w^T w] (ridge, (T, 1)), or E[w_j^2] (ARD, (T, d))
+    gamma_w: np.ndarray  # sum_j gamma_j, gamma_j = 1 - E[lambda_j] Sigma_jj, (T,)
+    gamma_j: np.ndarray | None  # (T, d); None in the spectral form of the ridge prior
+    sse: np.ndarray  # sum_n d_n (y_n - z_n^T m)^2 (+ kappa_0 m_b^2 when b is in q(w, b))
+    Q: np.ndarray  # sum_n d_n E(y_n - z_n^T theta)^2 (+ N Var(b) with a separate q(b))
+    logdet: np.ndarray  # ln|Sigma| (+ ln Var(b) with a separate q(b))
+    Eb2: np.ndarray  # E(b - ybar)^2
+
+
+class TauSummary(NamedTuple):
+    """The sums over samples of the Student-t factors :math:`q(\\tau_n) = \\mathrm{Gam}(a,
+    b_n)` that the objective needs (:func:`tau_terms`), arrays over targets."""
+
+    shape: np.ndarray  # a = (nu + 1) / 2
+    sum_log_rate: np.ndarray  # S_3 = sum_n s_n ln b_n
+    sum_excess: np.ndarray  # S_5 = sum_n s_n (e^{t_n} - 1 - t_n), t_n = ln(a / b_n)
+
+
+class RidgePosterior(NamedTuple):
+    """:math:`q(w)` of every target under Gaussian noise and the ridge prior, in the
+    eigenbasis of the Gram matrix (:class:`Spectrum`), and the separate :math:`q(b)`."""
+
+    mean_eig: np.ndarray  # (T, r): V^T E[w]
+    var_b: np.ndarray  # (T,): Var(b), 0 without an intercept
+    summary: CoefSummary
+
+
+class TargetPosterior(NamedTuple):
+    """:math:`q(\\theta)`, :math:`\\theta = (w, b)` (b only with Student-t noise and an
+    intercept), of one target: Gram form (``chol``) or Woodbury form (``beta``,
+    ``prior_precision``, ``residuals``, ``residual_var``)."""
+
+    mean: np.ndarray  # (p,)
+    diag: np.ndarray  # (p,): diag(Sigma)
+    summary: CoefSummary
+    chol: np.ndarray | None = None  # Sigma = chol^T chol
+    beta: np.ndarray | None = None  # per-row precisions E[alpha] d_n
+    prior_precision: np.ndarray | None = None  # (p,)
+    residuals: np.ndarray | None = None  # y - Z m
+    residual_var: np.ndarray | None = None  # z_n^T Sigma z_n
+    var_b: np.ndarray | None = None  # (1,): Var(b) of a separate q(b) (Gaussian noise)
+    tau: TauSummary | None = None
+
+
+class Spectrum(NamedTuple):
+    """Gaussian noise: the centred weighted Gram matrix :math:`G = V\\mathrm{diag}(e)V^\\top`
+    (its r non-zero eigenpairs) and the projections of the targets on it."""
+
+    basis: np.ndarray  # V, (d, r)
+    eigenvalues: np.ndarray  # e, (r,)
+    projections: np.ndarray  # c~ = V^T X_c^T S y_c, (T, r)
+    projections_sq: np.ndarray  # c~_k^2 / e_k, (T, r)
+    n_zero: int  # d - r
+    rss_ols: np.ndarray  # least-squares residual sum of squares, (T,)
+
+
+class GramStats(NamedTuple):
+    """The statistics of one target's :math:`q(\\theta)` update in the Gram form:
+    :math:`Z^\\top D Z` and :math:`Z^\\top D y`; with Student-t noise also the residual
+    sums at the previous means ``m0`` (:math:`\\sum_n d_n (y_n - z_n^\\top m_0)^2` and
+    :math:`Z^\\top D (y - Z m_0)`) and the :math:`q(\\tau)` sums; with Gaussian noise the
+    least-squares solution and its residual sum of squares."""
+
+    gram: np.ndarray
+    zty: np.ndarray
+    m0: np.ndarray | None = None
+    sdr2: float | None = None
+    ztdr: np.ndarray | None = None
+    rss_ols: float | None = None
+    beta_ols: np.ndarray | None = None
+    tau: TauSummary | None = None
+
+
+class KernelStats(NamedTuple):
+    """The statistics of one target's :math:`q(\\theta)` update in the Woodbury form: rows
+    with weights :math:`d_n` and targets :math:`y_n` (the samples, or the eigen-directions
+    of the Gram matrix as pseudo-samples, with the residual sum of squares ``rss0`` they
+    leave out)."""
+
+    weights: np.ndarray
+    y: np.ndarray
+    rss0: float = 0.0
+    tau: TauSummary | None = None
+
+
+class ChunkStats(NamedTuple):
+    """Additive statistics of a chunk of rows about a fixed centre :math:`\\bar x`, under
+    per-sample weights :math:`d_n` (:func:`chunk_statistics`); the statistics of a data set
+    are the sum of those of its chunks (:func:`sum_statistics`)."""
+
+    weight: float  # sum_n d_n
+    zsum: np.ndarray  # sum_n d_n z_n
+    gram: np.ndarray  # sum_n d_n z_n z_n^T (not symmetrised)
+    zty: np.ndarray  # sum_n d_n z_n y_n^T
+
+
+class CoefTrack(NamedTuple):
+    """The last scaled coefficient means and step, and the estimated remaining distance
+    to the fixed point relative to their norm (:func:`track_coef`)."""
+
+    previous: np.ndarray
+    step: np.ndarray | None
+    remaining: float
+
+
+class RegressionState(NamedTuple):
+    """The variational distribution of a fit: the precisions, the degrees of freedom of
+    the noise, :math:`q(w, b)` (a :class:`RidgePosterior`, or a tuple of one
+    :class:`TargetPosterior` per target), the objective per target and the coefficient
+    tracking of the stopping rule."""
+
+    precisions: Precisions
+    df: np.ndarray
+    coef: object
+    bounds: np.ndarray
+    track: CoefTrack
+
+
+class Predictive(NamedTuple):
+    """What prediction needs, for every target: the centre of ``X``, the posterior means
+    and covariances of the coefficients and the intercept, the noise variance and the
+    degrees of freedom of the predictive Student-t (``inf``: Gaussian)."""
+
+    x_offset: np.ndarray
+    coef: np.ndarray  # (T, d)
+    intercept: np.ndarray  # (T,), in the coordinates of X
+    sigma: np.ndarray  # (T, d, d)
+    cov_wb: np.ndarray  # (T, d)
+    var_b: np.ndarray  # (T,)
+    noise_var: np.ndarray  # (T,)
+    dof: np.ndarray  # (T,)
 
 
 def factor_threads(size):
@@ -109,7 +353,7 @@ class RegressionData:
         if wide:
             F, ct_rows = self._kernel_factor(Xc)
         else:
-            G, C, shift = _gram_statistics(X, x_offset, s, self.Yc, self.intercept)
+            G, C, shift = centred_gram(chunk_statistics(X, x_offset, self.Yc, s), self.intercept)
             self.x_offset = x_offset + shift
             F = _scaled_factor(G, self.x_offset, self.N)
         # G (cleaned) = F^T F: its eigenvectors are the right singular vectors of F, and
@@ -122,14 +366,19 @@ class RegressionData:
         e = sv * sv
         ct = sv[:, None] * (P.T @ ct_rows) if wide else V.T @ C
         self.col_ss = np.einsum("ij,ij->j", F, F)
-        self._basis, self._eigenvalues = V, e
         self.beta_ols = V @ (ct / e[:, None])
         if not wide:
             self.r_ols = _weighted_rss(X, self.x_offset, s, self.Yc, self.beta_ols)
         ct = ct.T  # (T, r)
         ct_scaled = ct / np.sqrt(e)
-        self.eig = {"e": e, "ct": ct, "ct2e": ct_scaled * ct_scaled, "n_zero": d - e.shape[0],
-                    "r_ols": self.r_ols}  # fmt: skip
+        self.spectrum = Spectrum(
+            basis=V,
+            eigenvalues=e,
+            projections=ct,
+            projections_sq=ct_scaled * ct_scaled,
+            n_zero=d - e.shape[0],
+            rss_ols=self.r_ols,
+        )
         self.kernel = e.shape[0] < d
         if self.mode == "ard":
             if self.kernel:
@@ -161,24 +410,21 @@ class RegressionData:
         self.r_ols = np.sum(resid * resid, axis=0)
         return F, uy
 
-    def eig_basis(self):
-        """The eigenvectors of the Gram matrix with non-zero eigenvalue (columns)."""
-        return self._basis
-
     def gram_quadratic(self, v):
         """:math:`v^\\top G v` as the sum of non-negative terms
         :math:`\\sum_k e_k (V^\\top v)_k^2`: accurate to rounding relative to the result,
         which matters when the noise precision is large (a near-exact fit)."""
-        vt = self._basis.T @ v
-        return float(self._eigenvalues @ (vt * vt))
+        vt = self.spectrum.basis.T @ v
+        return float(self.spectrum.eigenvalues @ (vt * vt))
 
     def gaussian_stats(self, t):
         """Statistics of the Gaussian-noise update of target ``t`` (fixed over iterations):
-        the Gram form, or the r eigen-directions as weighted pseudo-samples."""
+        the Gram form (:class:`GramStats`), or the r eigen-directions as weighted
+        pseudo-samples (:class:`KernelStats`)."""
         if self.kernel:
-            e = self._eigenvalues
-            return {"weights": e, "y": self.eig["ct"][t] / e, "rss0": self.r_ols[t]}
-        return {"gram": self.G, "zty": self.C[:, t]}
+            e = self.spectrum.eigenvalues
+            return KernelStats(e, self.spectrum.projections[t] / e, self.r_ols[t])
+        return GramStats(self.G, self.C[:, t], rss_ols=self.r_ols[t], beta_ols=self.beta_ols[:, t])
 
 
 # ----------------------------------------------------------- numerical helpers
@@ -197,39 +443,75 @@ def _weighted_mean(X, s):
     return out / s.sum()
 
 
-def _gram_statistics(X, x_offset, s, Yc, intercept):
-    r"""One pass over X: :math:`G = \sum_n s_n (x_n - \bar x)(x_n - \bar x)^\top` and
-    :math:`C = \sum_n s_n (x_n - \bar x) y_{c,n}^\top`, each block centred in float64.
+def chunk_statistics(X, x_offset, Y, weights, ones_column=False):
+    r"""The additive statistics of a chunk of rows, one pass in row blocks (``X`` is never
+    copied or modified): with :math:`z_n = x_n - \bar x` (and a last entry 1 with
+    ``ones_column``) and the per-sample weights :math:`d_n`,
 
-    The pass also sums :math:`g = \sum_n s_n (x_n - \bar x)`, which is zero up to the
-    rounding of :math:`\bar x`; the returned statistics are those of the corrected mean
-    :math:`\bar x + g/N` (the second pass of the two-pass algorithm), and so is ``shift``.
+    .. math::
+
+        \sum_n d_n, \quad \sum_n d_n z_n, \quad \sum_n d_n z_n z_n^\top, \quad
+        \sum_n d_n z_n y_n^\top,
+
+    each block centred in float64 (``Y`` 1-D or 2-D, one column per target). The
+    statistics of a data set are the sum of those of its chunks (:func:`sum_statistics`)
+    for the same centre :math:`\bar x`.
+
+    Returns
+    -------
+    ChunkStats
     """
     d = X.shape[1]
-    G = np.zeros((d, d))
-    C = np.zeros((d, Yc.shape[1]))
-    g = np.zeros(d)
-    unit = bool(np.all(s == 1.0))
+    p = d + int(ones_column)
+    gram = np.zeros((p, p))
+    zty = np.zeros((p,) + Y.shape[1:])
+    zsum = np.zeros(p)
+    unit = bool(np.all(weights == 1.0))
     for start, stop in _blocks(X.shape[0]):
-        xb = X[start:stop] - x_offset
+        zb = _design_block(X, x_offset, start, stop, ones_column)
+        yb = Y[start:stop]
         if unit:
-            G += xb.T @ xb
-            C += xb.T @ Yc[start:stop]
-            g += xb.sum(axis=0)
+            gram += zb.T @ zb
+            zty += zb.T @ yb
+            zsum += zb.sum(axis=0)
         else:
-            sb = s[start:stop]
-            xs = xb * np.sqrt(sb)[:, None]
-            G += xs.T @ xs
-            C += xb.T @ (sb[:, None] * Yc[start:stop])
-            g += sb @ xb
+            wb = weights[start:stop]
+            zs = zb * np.sqrt(wb)[:, None]
+            gram += zs.T @ zs
+            zty += zb.T @ ((wb[:, None] if yb.ndim == 2 else wb) * yb)
+            zsum += wb @ zb
+    return ChunkStats(float(weights.sum()), zsum, gram, zty)
+
+
+def sum_statistics(chunks):
+    """The statistics of the union of chunks: the sum of theirs (:class:`ChunkStats`)."""
+    chunks = iter(chunks)
+    total = next(chunks)
+    for chunk in chunks:
+        total = ChunkStats(*(a + b for a, b in zip(total, chunk, strict=True)))
+    return total
+
+
+def centred_gram(stats, intercept):
+    r"""The centred Gram matrix :math:`G` and :math:`C = \sum_n s_n (x_n - \bar x)
+    y_{c,n}^\top` from the statistics of :func:`chunk_statistics` about a centre
+    :math:`\bar x` (no column of ones).
+
+    The weighted sum :math:`g = \sum_n s_n (x_n - \bar x)` is zero up to the rounding of
+    :math:`\bar x`; the returned statistics are those of the corrected mean
+    :math:`\bar x + g/N` (the second pass of the two-pass algorithm),
+    :math:`G - N\,\delta\delta^\top` with :math:`\delta = g/N`, and so is the returned
+    ``shift`` :math:`\delta`. Returns ``(G, C, shift)``.
+    """
+    G = stats.gram
     G = 0.5 * (G + G.T)
     if not intercept:
-        return G, C, np.zeros(d)
-    N = s.sum()
-    shift = g / N
+        return G, stats.zty, np.zeros(G.shape[0])
+    N = stats.weight
+    shift = stats.zsum / N
     G -= N * np.outer(shift, shift)
     # sum_n s_n y_c = 0, so C needs no correction
-    return G, C, shift
+    return G, stats.zty, shift
 
 
 def _weighted_column_ss(X, x_offset, s):
@@ -299,28 +581,6 @@ def _weighted_rss(X, x_offset, s, Yc, B):
     return out
 
 
-def add_gaussian_intercept(data, post, e_alpha):
-    """With Gaussian noise and weighted-centred data, :math:`q(b) = \\mathcal N(\\bar y,
-    1/(\\mathbb E[\\alpha](N + \\kappa_0)))` is independent of :math:`q(w)`; add its terms."""
-    if not data.intercept:
-        post["Eb2"] = np.zeros_like(post["Q"])
-        post["var_b"] = np.zeros_like(post["Q"])
-        return
-    var_b = 1.0 / (e_alpha * (data.N + INTERCEPT_PRIOR))
-    post["var_b"] = var_b
-    post["Eb2"] = var_b
-    post["Q"] = post["Q"] + data.N * var_b
-    post["logdet"] = post["logdet"] + np.log(var_b)
-
-
-def select(take, a, b):
-    """Per target, ``a`` where ``take`` else ``b`` (targets on the first axis)."""
-    if np.ndim(a) == 0:
-        return a
-    shape = (take.shape[0],) + (1,) * (np.ndim(a) - 1)
-    return np.where(take.reshape(shape), a, b)
-
-
 def _cholesky_or_eigh(A):
     """Factor the symmetric positive (semi-)definite ``A`` (unit diagonal after Jacobi
     scaling): returns ``(W, log_det)`` with ``A^{-1} = W^T W``. Cholesky, or an
@@ -330,7 +590,7 @@ def _cholesky_or_eigh(A):
     if info == 0:
         Linv, info = lapack.dtrtri(L, lower=1)
         if info == 0:
-            return Linv, 2.0 * np.sum(np.log(np.diagonal(L)))
+            return Linv, cholesky_log_det(L)
     w, U = np.linalg.eigh(A)
     w = np.maximum(w, np.finfo(np.float64).eps * max(w[-1], np.finfo(np.float64).tiny))
     return (U / np.sqrt(w)).T, float(np.sum(np.log(w)))
@@ -446,19 +706,11 @@ def residual_pass(X, x_offset, y, m, R, intercept):
 
 
 def weighted_gram(X, x_offset, y, weights, intercept):
-    """:math:`Z^\\top D Z` and :math:`Z^\\top D y` with :math:`D = \\mathrm{diag}(d_n)`:
-    one pass, one BLAS product per block."""
-    n, d = X.shape
-    p = d + int(intercept)
-    gram = np.zeros((p, p))
-    zty = np.zeros(p)
-    for start, stop in _blocks(n):
-        zb = _design_block(X, x_offset, start, stop, intercept)
-        dn = weights[start:stop]
-        zs = zb * np.sqrt(dn)[:, None]
-        gram += zs.T @ zs
-        zty += zb.T @ (dn * y[start:stop])
-    return 0.5 * (gram + gram.T), zty
+    """:math:`Z^\\top D Z` (symmetrised) and :math:`Z^\\top D y` with :math:`D =
+    \\mathrm{diag}(d_n)`, :math:`Z = [X - \\bar x, 1]`: :func:`chunk_statistics` of the
+    whole data."""
+    stats = chunk_statistics(X, x_offset, y, weights, intercept)
+    return 0.5 * (stats.gram + stats.gram.T), stats.zty
 
 
 def _design_block(X, x_offset, start, stop, intercept):
@@ -524,67 +776,6 @@ def update_df(s, c, nu_old):
     return nu if _df_objective(nu, s, c) >= _df_objective(nu_old, s, c) else nu_old
 
 
-# ------------------------------------------- Gamma terms without cancellation
-#: Above this argument the Stirling series below are used (their first omitted term is
-#: below 1e-16 relative there).
-_STIRLING_MIN = 30.0
-
-
-def stirling_remainder(x):
-    r""":math:`\varphi(x) = \ln\Gamma(x) - (x - \tfrac12)\ln x + x - \tfrac12\ln 2\pi`
-    (about :math:`1/(12x)`), from its asymptotic series for :math:`x \ge 30` and from
-    ``gammaln`` below, elementwise."""
-    x = np.asarray(x, dtype=np.float64)
-    big = x >= _STIRLING_MIN
-    xb = np.where(big, x, _STIRLING_MIN)
-    z = 1.0 / (xb * xb)
-    series = (1.0 / 12.0 - z * (1.0 / 360.0 - z * (1.0 / 1260.0 - z / 1680.0))) / xb
-    xs = np.where(big, 1.0, x)
-    direct = gammaln(xs) - (xs - 0.5) * np.log(xs) + xs - 0.5 * math.log(2.0 * math.pi)
-    return np.where(big, series, direct)
-
-
-def digamma_minus_log(x):
-    r""":math:`\psi(x) - \ln x` (about :math:`-1/(2x)`), from its asymptotic series for
-    :math:`x \ge 30`, elementwise."""
-    x = np.asarray(x, dtype=np.float64)
-    big = x >= _STIRLING_MIN
-    xb = np.where(big, x, _STIRLING_MIN)
-    z = 1.0 / (xb * xb)
-    series = -0.5 / xb - z * (1.0 / 12.0 - z * (1.0 / 120.0 - z / 252.0))
-    xs = np.where(big, 1.0, x)
-    direct = np.array([digamma(v) for v in np.ravel(xs)]).reshape(xs.shape) - np.log(xs)
-    return np.where(big, series, direct)
-
-
-def expm1_minus(t):
-    r""":math:`e^t - 1 - t \ge 0` to full relative accuracy (Taylor series for
-    :math:`|t| < 0.25`), elementwise."""
-    t = np.asarray(t, dtype=np.float64)
-    small = np.abs(t) < 0.25
-    ts = np.where(small, t, 0.0)
-    term, series = ts * ts / 2.0, np.zeros_like(ts)
-    for k in range(3, 16):
-        series = series + term
-        term = term * ts / k
-    with np.errstate(over="ignore"):
-        return np.where(small, series, np.expm1(np.where(small, 0.0, t)) - t)
-
-
-def log_gamma_ratio(a, c):
-    r""":math:`\ln\Gamma(a + c) - \ln\Gamma(a)` for :math:`a > 0, c \ge 0`, without the
-    cancellation of two large log-gamma values when :math:`a` is large:
-    :math:`(a - \tfrac12)\ln(1 + c/a) + c\ln(a + c) - c + \varphi(a + c) - \varphi(a)`."""
-    a, c = float(a), float(c)
-    A = a + c
-    if a < _STIRLING_MIN:
-        return float(gammaln(A) - gammaln(a))
-    return float(
-        (a - 0.5) * math.log1p(c / a) + c * math.log(A) - c
-        + stirling_remainder(A) - stirling_remainder(a)
-    )  # fmt: skip
-
-
 def gamma_factor_terms(a, c, b, r, rate_q, point):
     r"""The terms of the objective in one Gamma-distributed precision :math:`\theta`
     (the noise precision, or one weight precision), elementwise over ``rate_q``.
@@ -617,3 +808,578 @@ def gamma_factor_terms(a, c, b, r, rate_q, point):
     if point:
         out = out + 0.5 * math.log(A) - 0.5 * math.log(2.0 * math.pi) - stirling_remainder(A)
     return out
+
+
+# ------------------------------------------------------------ the model's updates
+_LOG_2PI = math.log(2.0 * math.pi)
+
+#: With Student-t noise, the largest relative change of a per-sample weight that the
+#: rounding of the residuals (``eps * max|y - mean(y)|``) may cause: beyond it the
+#: weights are set by rounding and the objective can go down
+#: (tests/test_regression.py::test_student_t_noise_below_the_rounding_of_y_raises).
+RESIDUAL_RESOLUTION = 1e-9
+
+
+def initial_precisions(prior, data, alpha_init=None, lambda_init=None):
+    r"""The starting :class:`Precisions` and degrees of freedom.
+
+    The shapes are those of the coordinate-ascent factors, :math:`a_\alpha = \alpha_1 +
+    N/2 + 1/2` (the 1/2 only with an intercept) and :math:`a_\lambda = \lambda_1 + d/2`
+    (ridge) or :math:`\lambda_1 + 1/2` (ARD); the rates put the means at ``alpha_init``
+    (default :math:`1/\mathrm{Var}(y)`, weighted, per target) and ``lambda_init``
+    (default :func:`default_lambda`). The degrees of freedom start at ``prior.df``, or
+    :data:`DF_INIT` when they are learned. Returns ``(Precisions, df)``.
+    """
+    T, d, N = data.n_targets, data.n_features, data.N
+    var = np.einsum("n,nt->t", data.s, data.Yc**2) / N + np.finfo(np.float64).eps
+    alpha0 = 1.0 / var if alpha_init is None else np.full(T, float(alpha_init))
+    if lambda_init is None:
+        lambda0 = default_lambda(data.col_ss / N, var, "ard" if prior.ard else "ridge")
+    else:
+        lambda0 = float(lambda_init)
+    alpha_shape = prior.alpha_1 + 0.5 * N + 0.5 * data.intercept
+    lambda_shape = prior.lambda_1 + (0.5 if prior.ard else 0.5 * d)
+    n_lambda = d if prior.ard else 1
+    lambda_rate = np.broadcast_to(lambda_shape / lambda0, (T, n_lambda)).copy()
+    df = np.full(T, DF_INIT if prior.df is None else float(prior.df))
+    return Precisions(alpha_shape, alpha_shape / alpha0, lambda_shape, lambda_rate), df
+
+
+def gaussian_intercept(data, Q, logdet, e_alpha):
+    r"""With Gaussian noise and weighted-centred data, :math:`q(b) = \mathcal N(\bar y,
+    1/(\mathbb E[\alpha](N + \kappa_0)))` is independent of :math:`q(w)`: its variance,
+    :math:`\mathbb E(b - \bar y)^2` and ``Q``, ``logdet`` with its terms added
+    (:math:`N\mathrm{Var}(b)` and :math:`\ln\mathrm{Var}(b)`). Returns ``(var_b, Eb2, Q,
+    logdet)``; zeros and ``Q``, ``logdet`` unchanged without an intercept."""
+    if not data.intercept:
+        return np.zeros_like(Q), np.zeros_like(Q), Q, logdet
+    var_b = 1.0 / (e_alpha * (data.N + INTERCEPT_PRIOR))
+    return var_b, var_b, Q + data.N * var_b, logdet + np.log(var_b)
+
+
+def elbo(prior, data, summary, precisions, df=None, tau=None):
+    r"""The objective per target (arrays over targets), every constant included.
+
+    .. math::
+
+        \mathbb E\ln p(y, w, b, \tau \mid \alpha, \lambda) - \mathbb E\ln q(w, b, \tau)
+        = -\tfrac N2\ln 2\pi + c_\alpha\mathbb E\ln\alpha - r_\alpha\mathbb E\alpha
+        + \sum_j (\tfrac12\mathbb E\ln\lambda_j - \tfrac12\mathbb E[\lambda_j]
+        \mathbb E[w_j^2] - \tfrac12\ln 2\pi)
+        + \tfrac12(\ln\kappa_0 - \ln 2\pi) + \tfrac p2(1 + \ln 2\pi)
+        + \tfrac12\ln|\Sigma| + [\text{Student-t}: \tfrac12\sum_n s_n\mathbb E\ln\tau_n
+        - \sum_n s_n \mathrm{KL}(q(\tau_n)\|p(\tau_n))],
+
+    with :math:`c_\alpha = N/2 + 1/2`, :math:`r_\alpha = Q/2 + \kappa_0\mathbb E[\alpha]
+    \mathbb E(b - \bar y)^2/2`, :math:`Q = \sum_n s_n\mathbb E[\tau_n]\,
+    \mathbb E(y_n - (x_n-\bar x)^\top w - b)^2` and :math:`p` the dimension of
+    :math:`q(w, b)` (the intercept terms only with an intercept); then the hyperprior
+    terms. The terms in each precision, with its hyperprior (and its factor under
+    'vbem'), are collected into :func:`gamma_factor_terms`, in a form without the
+    cancellation of large terms.
+
+    Parameters
+    ----------
+    prior : RegressionPrior
+    data : RegressionData
+        Only its sum of weights ``N``, ``n_features``, ``p`` and ``intercept``.
+    summary : CoefSummary
+    precisions : Precisions
+        Only the rates (under 'vbem' the factors, under 'vem' the point values).
+    df : ndarray of shape (n_targets,), optional
+        The degrees of freedom of the Student-t noise (with ``tau``).
+    tau : TauSummary or None
+        The Student-t factors :math:`q(\tau)`; None with Gaussian noise.
+    """
+    N, d = data.N, data.n_features
+    icpt = float(data.intercept)
+    r_alpha = 0.5 * summary.Q
+    if data.intercept:
+        r_alpha = r_alpha + 0.5 * INTERCEPT_PRIOR * summary.Eb2
+    out = gamma_factor_terms(
+        prior.alpha_1, 0.5 * N + 0.5 * icpt, prior.alpha_2, r_alpha, precisions.alpha_rate,
+        prior.point,
+    )  # fmt: skip
+    c_lambda = 0.5 if prior.ard else 0.5 * d
+    out = out + np.sum(
+        gamma_factor_terms(
+            prior.lambda_1,
+            c_lambda,
+            prior.lambda_2,
+            0.5 * summary.ww,
+            precisions.lambda_rate,
+            prior.point,
+        ),  # fmt: skip
+        axis=1,
+    )
+    const = -0.5 * (N + d) * _LOG_2PI + 0.5 * data.p * (1.0 + _LOG_2PI)
+    if data.intercept:
+        const += 0.5 * (math.log(INTERCEPT_PRIOR) - _LOG_2PI)
+    out = out + const + 0.5 * summary.logdet
+    if tau is not None:
+        out += tau_terms(tau.shape, df, N, tau.sum_log_rate, tau.sum_excess)
+    return out
+
+
+def mackay_update(prior, N, summary, precisions):
+    r"""MacKay's fixed-point update of the precisions (MacKay 1992, with the hyperpriors
+    as in BayesianRidge):
+    :math:`\alpha = (N - \gamma + 2\alpha_1)/(\|y - Xm - b\|^2 + 2\alpha_2)`,
+    :math:`\lambda_j = (\gamma_j + 2\lambda_1)/(m_j^2 + 2\lambda_2)` with
+    :math:`\gamma_j = 1 - \lambda_j\Sigma_{jj}`, written as Gamma rates (the point
+    estimate, or the mean of the factor, is ``shape / rate``).
+
+    Returns the new :class:`Precisions` and a mask of the targets where the new rates are
+    finite and positive; elsewhere the old rates are kept (with fractional sample weights
+    :math:`N` can be below :math:`\gamma`).
+    """
+    q = precisions
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha_new = (N - summary.gamma_w + 2.0 * prior.alpha_1) / (
+            summary.sse + 2.0 * prior.alpha_2
+        )
+        gamma = summary.gamma_j if prior.ard else summary.gamma_w[:, None]
+        mm = summary.mm if prior.ard else summary.mm[:, None]
+        lam_new = (gamma + 2.0 * prior.lambda_1) / (mm + 2.0 * prior.lambda_2)
+        alpha_rate = q.alpha_shape / alpha_new
+        lambda_rate = q.lambda_shape / lam_new
+    ok = (
+        np.isfinite(alpha_rate)
+        & (alpha_rate > 0)
+        & np.all(np.isfinite(lambda_rate) & (lambda_rate > 0), axis=1)
+    )
+    return q._replace(
+        alpha_rate=np.where(ok, alpha_rate, q.alpha_rate),
+        lambda_rate=np.where(ok[:, None], lambda_rate, q.lambda_rate),
+    ), ok
+
+
+def cavi_update(prior, data, summary, precisions):
+    r"""The coordinate-ascent update of the precisions: the rates of
+    :math:`q(\alpha) = \mathrm{Gam}(\alpha_1 + N/2 + 1/2, \alpha_2 + Q/2 +
+    \kappa_0\mathbb E(b-\bar y)^2/2)` and :math:`q(\lambda) = \mathrm{Gam}(\lambda_1 +
+    d/2, \lambda_2 + \mathbb E[w^\top w]/2)` (ARD: one factor per feature, with
+    :math:`1/2` and :math:`\mathbb E[w_j^2]/2`); PRML section 10.3, with the noise
+    factor as in Drugowitsch (2013). Under 'vem', ``shape / rate`` is the MAP of the
+    log-precision. Returns the new :class:`Precisions` (the shapes do not change)."""
+    alpha_rate = prior.alpha_2 + 0.5 * summary.Q
+    if data.intercept:
+        alpha_rate = alpha_rate + 0.5 * INTERCEPT_PRIOR * summary.Eb2
+    if prior.ard:
+        lambda_rate = prior.lambda_2 + 0.5 * summary.ww
+    else:
+        lambda_rate = (prior.lambda_2 + 0.5 * summary.ww.sum(axis=1))[:, None]
+    return precisions._replace(alpha_rate=alpha_rate, lambda_rate=lambda_rate)
+
+
+def ridge_posterior(data, precisions):
+    r""":math:`q(w)` for every target in the eigenbasis of the Gram matrix
+    :math:`\sum_n s_n (x_n-\bar x)(x_n-\bar x)^\top = V\,\mathrm{diag}(e)\,V^\top`
+    (Gaussian noise, ridge prior): precision :math:`h_k = \mathbb E[\alpha] e_k +
+    \mathbb E[\lambda]`, mean :math:`\tilde m_k = \mathbb E[\alpha]\tilde c_k / h_k` with
+    :math:`\tilde c = V^\top X^\top y`. O(n_features) per target; the residual sum of
+    squares is :math:`\mathrm{RSS}_{\mathrm{OLS}} + \sum_k (\tilde c_k^2/e_k)
+    (\mathbb E[\lambda]/h_k)^2`, a sum of non-negative terms. Returns a
+    :class:`RidgePosterior` with the separate :math:`q(b)` (:func:`gaussian_intercept`).
+    """
+    sp = data.spectrum
+    q = precisions
+    e_alpha = q.alpha_shape / q.alpha_rate
+    e_lambda = q.lambda_shape / q.lambda_rate[:, 0]
+    h = e_alpha[:, None] * sp.eigenvalues + e_lambda[:, None]
+    mt = e_alpha[:, None] * sp.projections / h
+    mm = np.sum(mt * mt, axis=1)
+    n_zero = sp.n_zero
+    trace_sg = np.sum(sp.eigenvalues / h, axis=1)
+    sse = sp.rss_ols + np.sum(sp.projections_sq * (e_lambda[:, None] / h) ** 2, axis=1)
+    logdet = -np.sum(np.log(h), axis=1) - n_zero * np.log(e_lambda)
+    var_b, Eb2, Q, logdet = gaussian_intercept(data, sse + trace_sg, logdet, e_alpha)
+    summary = CoefSummary(
+        mm=mm,
+        ww=(mm + np.sum(1.0 / h, axis=1) + n_zero / e_lambda)[:, None],
+        gamma_w=e_alpha * trace_sg,
+        gamma_j=None,
+        sse=sse,
+        Q=Q,
+        logdet=logdet,
+        Eb2=Eb2,
+    )
+    return RidgePosterior(mt, var_b, summary)
+
+
+def select(take, a, b):
+    """Per target, ``a`` where ``take`` else ``b`` (targets on the first axis); over the
+    fields of named values, recursively (None stays None)."""
+    if a is None:
+        return None
+    if isinstance(a, tuple):
+        return type(a)(*(select(take, x, y) for x, y in zip(a, b, strict=True)))
+    if np.ndim(a) == 0:
+        return a
+    shape = (take.shape[0],) + (1,) * (np.ndim(a) - 1)
+    return np.where(take.reshape(shape), a, b)
+
+
+def target_precisions(precisions, t):
+    """The :class:`Precisions` of target ``t`` alone (rates of shape (1,), (1, ...))."""
+    return precisions._replace(
+        alpha_rate=precisions.alpha_rate[t : t + 1],
+        lambda_rate=precisions.lambda_rate[t : t + 1],
+    )
+
+
+def prior_precisions(data, precisions):
+    """Diagonal prior precision of :math:`\\theta = (w, b)` of one target (``precisions``
+    of that target): :math:`\\mathbb E[\\lambda_j]`, then :math:`\\kappa_0\\mathbb E[\\alpha]`
+    when b is in :math:`q(\\theta)` (Student-t noise: with Gaussian noise and centred data
+    :math:`q(b)` is separate)."""
+    q = precisions
+    e_lambda = q.lambda_shape / q.lambda_rate[0]
+    prior = np.broadcast_to(e_lambda, (data.n_features,))
+    if data.joint_intercept:
+        e_alpha = float(q.alpha_shape / q.alpha_rate[0])
+        prior = np.append(prior, INTERCEPT_PRIOR * e_alpha)
+    return np.asarray(prior, dtype=np.float64)
+
+
+def target_posterior(data, stats, precisions, ard):
+    r""":math:`q(\theta)` of one target given its precisions (``precisions`` with one
+    target), with the summaries the objective and the next updates need.
+
+    Precision :math:`P = \mathbb E[\alpha] Z^\top D Z + \mathrm{diag}(\pi)`, mean
+    :math:`P^{-1}\mathbb E[\alpha] Z^\top D y` (PRML 3.53-3.54; section 10.3), with
+    :math:`D = \mathrm{diag}(s_n\mathbb E[\tau_n])`; from the Gram matrix (``stats`` a
+    :class:`GramStats`: Cholesky) or, with fewer samples than coefficients, from the
+    kernel matrix (``stats`` a :class:`KernelStats`: Woodbury).
+
+    Returns
+    -------
+    TargetPosterior
+    """
+    d = data.n_features
+    e_alpha = float(precisions.alpha_shape / precisions.alpha_rate[0])
+    prior = prior_precisions(data, precisions)
+    p = prior.shape[0]
+    if data.kernel:
+        beta = e_alpha * stats.weights
+        with factor_threads(beta.shape[0]):
+            m, diag, logdet, gamma, qn, r = posterior_kernel(data.Z, beta, stats.y, prior)
+        sdr2 = stats.weights @ (r * r) + stats.rss0
+        q_total = sdr2 + stats.weights @ qn
+        factor = TargetPosterior(m, diag, None, beta=beta, prior_precision=prior,
+                                 residuals=r, residual_var=qn)  # fmt: skip
+    else:
+        H, h = stats.gram, stats.zty
+        with factor_threads(p):
+            m, R, diag, logdet = posterior_gram(e_alpha * H, e_alpha * h, prior)
+        gamma = 1.0 - prior * diag
+        trace = (p - np.sum(prior * diag)) / e_alpha  # tr(Sigma Z^T D Z)
+        if stats.m0 is not None:
+            # sum_n d_n (y_n - z_n^T m)^2 from the previous means m0 and the pass's
+            # residual statistics: no pass over the data
+            delta = m - stats.m0
+            sdr2 = stats.sdr2 - 2.0 * delta @ stats.ztdr + delta @ H @ delta
+        else:
+            sdr2 = stats.rss_ols + data.gram_quadratic(m - stats.beta_ols)
+        sdr2 = max(sdr2, 0.0)
+        q_total = sdr2 + trace
+        factor = TargetPosterior(m, diag, None, chol=R)
+    mw = m[:d]
+    ww = (mw * mw + diag[:d])[None, :]
+    if not ard:
+        ww = ww.sum(axis=1, keepdims=True)
+    sse = np.array([sdr2])
+    Q = np.array([q_total])
+    logdet = np.array([logdet])
+    var_b = None
+    if data.joint_intercept:
+        Eb2 = np.array([m[d] ** 2 + diag[d]])
+        sse = sse + INTERCEPT_PRIOR * m[d] ** 2
+    else:
+        var_b, Eb2, Q, logdet = gaussian_intercept(data, Q, logdet, np.array([e_alpha]))
+    summary = CoefSummary(
+        mm=(mw * mw)[None, :] if ard else np.array([mw @ mw]),
+        ww=ww,
+        gamma_w=np.array([np.sum(gamma[:d])]),
+        gamma_j=gamma[None, :d],
+        sse=sse,
+        Q=Q,
+        logdet=logdet,
+        Eb2=Eb2,
+    )
+    return factor._replace(summary=summary, var_b=var_b, tau=stats.tau)
+
+
+def check_residual_resolution(prior, e_alpha, y, r, e, nu):
+    r"""Raise if the rounding of the residuals moves a Student-t weight
+    :math:`(\nu + 1) / (\nu + \mathbb E[\alpha] e_n)` by more than
+    :data:`RESIDUAL_RESOLUTION` relative: the weights, and the objective, are then
+    set by rounding (on noise-free data with ``alpha_1=1e30`` the objective went
+    down by 1e15 nats)."""
+    unit = np.finfo(np.float64).eps * float(np.max(np.abs(y), initial=0.0))
+    shift = e_alpha * unit * (2.0 * np.abs(r) + unit) / (nu + e_alpha * e)
+    if np.max(shift, initial=0.0) > RESIDUAL_RESOLUTION:
+        raise ValueError(
+            f"Student-t noise: the noise precision reached {e_alpha:.3g} (a noise "
+            f"standard deviation of {e_alpha**-0.5:.3g}) while the residuals are "
+            f"known to {unit:.3g}, the rounding units of y: float64 residuals cannot "
+            "resolve the per-sample precisions. y is fitted (almost) exactly, or the "
+            f"noise hyperprior forces it (alpha_1={prior.alpha_1:g}, "
+            f"alpha_2={prior.alpha_2:g}): use noise='gaussian', a smaller alpha_1 or a "
+            "larger alpha_2."
+        )
+
+
+def tau_update(prior, data, t, post, e_alpha, nu):
+    r"""The block :math:`(\nu, q(\tau))` of target ``t`` given :math:`q(\theta)` and
+    :math:`\alpha`, and the statistics of the new weights :math:`d_n = s_n\mathbb E[\tau_n]`
+    (the Student-t E-step).
+
+    With :math:`e_n = \mathbb E_q(y_n - z_n^\top\theta)^2` and
+    :math:`c_n = \mathbb E[\alpha] e_n`, the optimal factor is
+    :math:`q(\tau_n) = \mathrm{Gam}((\nu+1)/2, (\nu + c_n)/2)` (Tipping and Lawrence
+    2005), and the objective maximised over it is, in :math:`\nu`, the collapsed
+    Student-t term of :func:`_df_objective`; :math:`\nu` maximises that (one pass
+    over :math:`c`; only when ``prior.df`` is None), then :math:`q(\tau)` follows: an exact
+    maximisation over the block, which needs far fewer iterations than alternating
+    :math:`\nu` and :math:`q(\tau)` (the ECME idea of Liu and Rubin 1995). With ``post``
+    None (initialisation) every :math:`\mathbb E[\tau_n] = 1` and :math:`\nu` stays.
+
+    Returns
+    -------
+    stats : GramStats or KernelStats
+        The statistics of the :math:`q(\theta)` update under the new weights.
+    nu : float
+        The degrees of freedom.
+    current : TargetPosterior or None
+        ``post`` re-summarised under the new :math:`q(\tau)`: the reference objective of
+        this iteration and the input of the precision updates (None at initialisation).
+    """
+    y = data.Yc[:, t]
+    if post is not None:
+        if data.kernel:
+            r, qn = post.residuals, post.residual_var
+        else:
+            r, qn = residual_pass(data.X, data.x_offset, y, post.mean, post.chol,
+                                   data.intercept)  # fmt: skip
+        r2 = r * r
+        e = r2 + qn
+        check_residual_resolution(prior, e_alpha, y, r, e, nu)
+        if prior.df is None:
+            nu = update_df(data.s, e_alpha * e, nu)
+        a_tau = 0.5 * (nu + 1.0)
+        b = 0.5 * nu + 0.5 * e_alpha * e
+    else:
+        a_tau = 0.5 * (nu + 1.0)
+        b = np.full(data.n_samples, a_tau)
+    weights = data.s * (a_tau / b)
+    tau = TauSummary(
+        np.array([a_tau]),
+        np.array([data.s @ np.log(b)]),
+        np.array([data.s @ expm1_minus(np.log(a_tau) - np.log(b))]),
+    )
+    if data.kernel:
+        stats = KernelStats(weights, y, tau=tau)
+    else:
+        m0 = post.mean if post is not None else np.zeros(data.p)
+        gram, zty = weighted_gram(data.X, data.x_offset, y, weights, data.intercept)
+        if post is not None:
+            sdr2, ztdr = weights @ r2, zty - gram @ m0
+        else:
+            sdr2, ztdr = weights @ (y * y), zty
+        stats = GramStats(gram, zty, m0, sdr2, ztdr, tau=tau)
+    if post is None:
+        return stats, nu, None
+    sse = np.array([weights @ r2])
+    if data.joint_intercept:
+        sse = sse + INTERCEPT_PRIOR * post.mean[-1] ** 2
+    summary = post.summary._replace(Q=np.array([weights @ e]), sse=sse)
+    return stats, nu, post._replace(summary=summary, tau=tau)
+
+
+# ---------------------------------------------------- stopping rule on the coefficients
+def scaled_coef_means(data, coef):
+    r"""The posterior means of the coefficients times the scales of their features,
+    one row per target, so that their changes do not depend on the units of the
+    features: ridge (a :class:`RidgePosterior`), :math:`\sqrt{e_k}\tilde m_k` in the
+    eigenbasis of the Gram matrix (whose 2-norm is that of the fitted values
+    :math:`X_c m`); otherwise :math:`\sqrt{G_{jj}}\,m_j`."""
+    if isinstance(coef, RidgePosterior):
+        return coef.mean_eig * np.sqrt(data.spectrum.eigenvalues)[None, :]
+    scale = np.sqrt(data.col_ss)
+    return np.array([post.mean[: data.n_features] * scale for post in coef])
+
+
+def track_coef(track, m):
+    r"""The :class:`CoefTrack` after the scaled means ``m`` (:func:`scaled_coef_means`);
+    ``track`` None starts one.
+
+    The remaining distance to the fixed point, relative to the 2-norm of the means (the
+    largest over targets): with :math:`\Delta_k = m_k - m_{k-1}` and the ratio of the last
+    two steps along the previous one, :math:`\lambda = \Delta_k^\top\Delta_{k-1} /
+    \|\Delta_{k-1}\|^2`, a linearly converging sequence has
+    :math:`\Delta_{k+i} \approx \lambda^i \Delta_k`, so the remaining distance is
+    about :math:`\|\Delta_k\| |\lambda| / (1 - \lambda)`: the geometric tail when
+    the steps keep their direction (:math:`\lambda > 0`), at most half a step when
+    they alternate (:math:`\lambda < 0`, as ARD's updates of irrelevant features do).
+    Infinite while :math:`\lambda \ge 1` or before two steps."""
+    if track is None:
+        return CoefTrack(m, None, np.inf)
+    step = m - track.previous
+    size = np.linalg.norm(step, axis=1)
+    remaining = np.full(size.shape, np.inf)
+    if track.step is not None:
+        prev = track.step
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lam = np.einsum("ij,ij->i", step, prev) / np.einsum("ij,ij->i", prev, prev)
+            remaining = np.where(lam < 1.0, size * np.abs(lam) / (1.0 - lam), np.inf)
+    remaining = np.where(size == 0.0, 0.0, remaining)
+    norm = np.linalg.norm(m, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(remaining == 0.0, 0.0, remaining / norm)
+    return CoefTrack(m, step, float(np.max(rel)) if rel.size else 0.0)
+
+
+# ------------------------------------------------------------------ the predictive
+def _orthogonal_complement(V):
+    """An orthonormal basis (columns) of the complement of the orthonormal columns of
+    ``V``: the last columns of the complete QR factor of ``V``."""
+    d, r = V.shape
+    if r == d:
+        return np.zeros((d, 0))
+    Q, _ = np.linalg.qr(V, mode="complete")
+    return Q[:, r:]
+
+
+def coefficient_posterior(data, state):
+    r"""The posterior means and covariances of the coefficients and the intercept of
+    every target, in the coordinates of the centred data.
+
+    Ridge prior with Gaussian noise: :math:`\Sigma = V\mathrm{diag}(1/h)V^\top +
+    NN^\top/\mathbb E[\lambda]` with :math:`N` an orthonormal basis of the directions
+    without data: a sum of positive terms (the form :math:`V\mathrm{diag}(1/h -
+    1/\lambda)V^\top + I/\lambda` cancels when the data dominate). Otherwise the
+    covariance of :math:`q(\theta)` (Gram: :math:`R^\top R`; Woodbury:
+    :func:`covariance_kernel`).
+
+    Returns ``(coef, sigma, mean_b, var_b, cov_wb)``, shapes (T, d), (T, d, d), (T,),
+    (T,), (T, d); ``mean_b`` is :math:`\mathbb E[b] - \bar y`, ``sigma`` symmetrised.
+    """
+    T, d = data.n_targets, data.n_features
+    q = state.precisions
+    coef = np.empty((T, d))
+    sigma = np.empty((T, d, d))
+    cov_wb = np.zeros((T, d))
+    var_b = np.zeros(T)
+    mean_b = np.zeros(T)
+    if isinstance(state.coef, RidgePosterior):
+        e_alpha = q.alpha_shape / q.alpha_rate
+        e_lambda = q.lambda_shape / q.lambda_rate
+        basis = data.spectrum.basis
+        post = state.coef
+        null = _orthogonal_complement(basis)
+        for t in range(T):
+            coef[t] = basis @ post.mean_eig[t]
+            h = e_alpha[t] * data.spectrum.eigenvalues + e_lambda[t, 0]
+            sigma[t] = (basis / h) @ basis.T
+            if null.shape[1]:
+                sigma[t] += (null / e_lambda[t, 0]) @ null.T
+        var_b[:] = post.var_b
+    else:
+        for t, post in enumerate(state.coef):
+            if data.kernel:
+                cov = covariance_kernel(data.Z, post.beta, post.prior_precision)
+            else:
+                cov = post.chol.T @ post.chol
+            coef[t] = post.mean[:d]
+            sigma[t] = cov[:d, :d]
+            if data.joint_intercept:
+                mean_b[t] = post.mean[d]
+                var_b[t] = cov[d, d]
+                cov_wb[t] = cov[:d, d]
+            else:
+                var_b[t] = post.var_b[0]
+    sigma = 0.5 * (sigma + np.swapaxes(sigma, 1, 2))
+    return coef, sigma, mean_b, var_b, cov_wb
+
+
+def predictive_parameters(data, state, point):
+    r"""The :class:`Predictive` of a fitted state, and the intercept's standard deviation.
+
+    The intercept in the coordinates of ``X`` is :math:`\mathbb E[b] - \bar x^\top
+    \mathbb E[w]`, its variance :math:`\mathrm{Var}(b) - 2\bar x^\top\mathrm{Cov}(w, b)
+    + \bar x^\top\Sigma\bar x`. The degrees of freedom of the predictive Student-t are
+    :math:`\nu` with Student-t noise; with Gaussian noise, infinite ('vem', ``point``) or
+    :math:`2a_\alpha` ('vbem': the noise precision integrated out, Drugowitsch 2013).
+    Returns ``(Predictive, intercept_std)``.
+    """
+    q = state.precisions
+    coef, sigma, mean_b, var_b, cov_wb = coefficient_posterior(data, state)
+    x_off = data.x_offset
+    intercept = data.y_offset + mean_b - coef @ x_off
+    intercept_var = var_b - 2.0 * cov_wb @ x_off + np.einsum("i,tij,j->t", x_off, sigma, x_off)
+    if data.mode == "student":
+        dof = state.df.copy()
+    elif point:
+        dof = np.full(data.n_targets, np.inf)
+    else:
+        dof = np.full(data.n_targets, 2.0 * q.alpha_shape)
+    pred = Predictive(
+        x_off, coef, intercept, sigma, cov_wb, var_b, 1.0 / (q.alpha_shape / q.alpha_rate),
+        np.asarray(dof, dtype=np.float64),
+    )  # fmt: skip
+    return pred, np.sqrt(np.maximum(intercept_var, 0.0))
+
+
+def predictive_mean(pred, X):
+    """The mean of the predictive distribution, shape (n_samples, n_targets)."""
+    return X @ pred.coef.T + pred.intercept[None, :]
+
+
+def predictive(pred, X):
+    r"""Mean, squared scale and degrees of freedom of the predictive Student-t, shapes
+    (n, T), (n, T), (T,): the scale is :math:`\sqrt{v + 1/\mathbb E[\alpha]}` with
+    :math:`v = \mathrm{Var}_q[(x-\bar x)^\top w + b] = (x-\bar x)^\top\Sigma(x-\bar x) +
+    2(x-\bar x)^\top\mathrm{Cov}(w, b) + \mathrm{Var}(b)`, in row blocks."""
+    mean = predictive_mean(pred, X)
+    n, T = mean.shape
+    var = np.empty((n, T))
+    for start, stop in _blocks(n):
+        xc = X[start:stop] - pred.x_offset
+        for t in range(T):
+            var[start:stop, t] = (
+                np.einsum("ij,ij->i", xc @ pred.sigma[t], xc)
+                + 2.0 * xc @ pred.cov_wb[t]
+                + pred.var_b[t]
+            )
+    scale2 = np.maximum(var, 0.0) + pred.noise_var[None, :]
+    return mean, scale2, pred.dof
+
+
+def predictive_std(scale2, dof):
+    """The standard deviation of the predictive Student-t: ``scale * sqrt(dof / (dof -
+    2))``, infinite when ``dof <= 2``, the scale itself for a Gaussian (``dof = inf``)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(dof > 2.0, dof / (dof - 2.0), np.inf)
+    factor = np.where(np.isinf(dof), 1.0, factor)
+    return np.sqrt(scale2 * factor[None, :])
+
+
+def predictive_interval(mean, scale2, dof, coverage):
+    """The central interval of probability ``coverage`` of the predictive Student-t
+    (Gaussian where ``dof`` is infinite): ``(lower, upper)``."""
+    q = np.array(
+        [stats.norm.ppf(0.5 + 0.5 * coverage) if np.isinf(v)
+         else stats.t.ppf(0.5 + 0.5 * coverage, v) for v in dof]
+    )  # fmt: skip
+    half = q[None, :] * np.sqrt(scale2)
+    return mean - half, mean + half
+
+
+def sample_precisions(pred, X, Y, df, e_alpha):
+    r""":math:`\mathbb E[\tau_n] = \tfrac{\nu + 1}2 / (\tfrac\nu2 + \tfrac12\mathbb E[\alpha]
+    e_n)` of every row at the fitted :math:`q(w, b)`, :math:`\alpha` and :math:`\nu`, with
+    :math:`e_n = \mathbb E_q(y_n - (x_n - \bar x)^\top w - b)^2`; shape (n, T)."""
+    mean, scale2, _ = predictive(pred, X)
+    e = (Y - mean) ** 2 + (scale2 - pred.noise_var[None, :])
+    return (0.5 * (df + 1.0)) / (0.5 * df + 0.5 * e_alpha * e)

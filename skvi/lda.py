@@ -2,124 +2,27 @@
 
 import time
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import (
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-)
-from sklearn.utils import gen_batches
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 from . import _lda_kernels as kern
-from ._base import VariationalEstimator
+from ._base import VariationalEstimator, keep_if_not_lower, learning_rate
 from ._jit import num_threads
-from ._special import (
-    digamma,
-    digamma_array,
-    inverse_digamma,
-    log_dirichlet_norm,
-    trigamma,
-)
-
-#: The largest number of tokens (sum of the counts) of a corpus: the ELBO's terms grow as
-#: ``n ln n`` and must stay within float64's range (1.8e308). For ``partial_fit`` the
-#: corpus is the stream, ``X.sum() * total_samples / n_samples`` tokens.
-MAX_TOKENS = 1e300
-#: The largest total prior mass, ``n_features * topic_word_prior`` and
-#: ``sum(doc_topic_prior)``: the log normaliser of the prior, ``lgamma(mass)``, must be
-#: finite (it overflows from about 2.5e305).
-MAX_PRIOR_MASS = 1e305
-#: Online learning (``learning_method='online'``, ``partial_fit``): the largest
-#: ``n_features * topic_word_prior``. Its topics start near one pseudo-count per entry
-#: (as scikit-learn's), not at the prior, so their KL from the prior is a difference of
-#: log-gammas of about ``K n_features eta ln(n_features eta)`` nats, which float64
-#: resolves to 2.2e-16 of that: at 1e12, about 6e-3 nats per topic.
-MAX_ONLINE_PRIOR_MASS = 1e12
+from ._lda_kernels import MAX_ONLINE_PRIOR_MASS, MAX_PRIOR_MASS, MAX_TOKENS
 
 
-def _check_sparse_structure(X, whom):
-    """Check the index arrays of a sparse matrix before anything reads through them.
+class _Corpus(NamedTuple):
+    """The hooks' data: the counts (CSR), the priors a fit starts from, CVB0's structure."""
 
-    SciPy does not check them (an index out of range makes a kernel read or write out of
-    bounds). For CSR and CSC: ``indptr`` has one entry per row (column) plus one, starts
-    at 0, never decreases and ends at most at ``len(indices) == len(data)``; every index
-    of a stored entry is in ``[0, n_columns)`` (``[0, n_rows)``). For COO: the row and
-    column indices are within the shape. One vectorised pass over the index arrays; the
-    input is never modified. Entries stored past ``indptr[-1]`` are dropped on a copy.
-
-    Parameters
-    ----------
-    X : sparse matrix or array
-        Only CSR, CSC and COO are inspected; other formats are returned unchanged
-        (SciPy converts them through COO, which it checks).
-    whom : str
-        Name of the caller, for the message.
-
-    Returns
-    -------
-    X : sparse matrix or array
-        ``X``, or a copy without the entries past ``indptr[-1]``.
-
-    Raises
-    ------
-    ValueError
-        Naming the inconsistency and the limit it breaks.
-    """
-    fmt = getattr(X, "format", None)
-    if fmt in ("csr", "csc"):
-        n_major, n_minor = X.shape if fmt == "csr" else X.shape[::-1]
-        indptr, indices = np.asarray(X.indptr), np.asarray(X.indices)
-        prefix = f"{whom}: malformed {fmt.upper()} input:"
-        if indptr.ndim != 1 or indptr.shape[0] != n_major + 1:
-            raise ValueError(
-                f"{prefix} indptr has {indptr.shape} entries; expected {n_major + 1} "
-                f"({'rows' if fmt == 'csr' else 'columns'} + 1)."
-            )
-        if indices.shape != np.shape(X.data):
-            raise ValueError(
-                f"{prefix} indices and data have {indices.shape[0]} and "
-                f"{np.shape(X.data)[0]} entries; they must have the same length."
-            )
-        if indptr[0] != 0 or indptr[-1] > indices.shape[0]:
-            raise ValueError(
-                f"{prefix} indptr must start at 0 and end at most at len(indices)="
-                f"{indices.shape[0]}; it runs from {indptr[0]} to {indptr[-1]}."
-            )
-        if n_major and np.any(np.diff(indptr) < 0):
-            raise ValueError(f"{prefix} indptr must be non-decreasing.")
-        nnz = int(indptr[-1])
-        if nnz:
-            lo, hi = indices[:nnz].min(), indices[:nnz].max()
-            if lo < 0 or hi >= n_minor:
-                raise ValueError(
-                    f"{prefix} its {'column' if fmt == 'csr' else 'row'} indices must be "
-                    f"in [0, {n_minor}); they range from {lo} to {hi}."
-                )
-        if nnz < indices.shape[0]:
-            X = X.copy()
-            X.prune()
-    elif fmt == "coo":
-        for name, index, size in (("row", X.row, X.shape[0]), ("col", X.col, X.shape[1])):
-            if index.size and (index.min() < 0 or index.max() >= size):
-                raise ValueError(
-                    f"{whom}: malformed COO input: its {name} indices must be in [0, {size}); "
-                    f"they range from {index.min()} to {index.max()}."
-                )
-    return X
-
-
-def _perplexity(bound, n_tokens):
-    """``exp(-bound / n_tokens)``; ``inf`` beyond the float range (tiny corpora with
-    extreme priors), without an overflow warning. A corpus without tokens has perplexity
-    1: the geometric mean of the probabilities of no tokens is the empty product."""
-    if n_tokens == 0:
-        return 1.0
-    with np.errstate(over="ignore"):
-        return float(np.exp(-bound / n_tokens))
+    X: sp.csr_matrix
+    prior: kern.LDAPrior
+    structure: kern.CVB0Structure | None
 
 
 class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, VariationalEstimator):
@@ -225,56 +128,29 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
 
     Notes
     -----
-    Differences from scikit-learn's ``LatentDirichletAllocation``: the batch ELBO is
-    monotone (scikit-learn restarts the document parameters at random every pass and
+    The user guide's LDA chapter gives the updates, the ELBO, the CVB0 algorithm and each
+    difference from scikit-learn's ``LatentDirichletAllocation``. In short: the batch ELBO
+    is monotone (scikit-learn restarts the document parameters at random every pass and
     keeps the result whatever it is, #6777; skvi makes the same restarts, from the same
     random draws, and keeps them only if the ELBO does not decrease, so that where
     scikit-learn's bound rises the two fits agree, measured 1e-4 relative in the topics
     after three passes); ``doc_topic_prior`` may exceed 1, be asymmetric or be learned;
     :meth:`perplexity` never changes the fitted state and scores held-out documents by
-    their own terms of the bound only (the topic-word term belongs to the training data,
-    #20032); the E-step works in a shifted log domain instead of adding ``eps``.
-
-    Inputs and sizes: every method that uses the fitted model takes the number of topics
-    from ``components_`` (not from ``n_components``, which only :meth:`fit` and the first
-    :meth:`partial_fit` read); a later :meth:`partial_fit` raises a ``ValueError`` if
-    ``n_components`` or the length of an array ``doc_topic_prior`` no longer matches the
-    fitted topics (scikit-learn silently keeps the fitted ones). Sparse input has its
-    index arrays checked before any kernel reads through them (``ValueError`` for an
-    index out of range, a decreasing ``indptr``, or lengths that disagree); duplicate
-    and unsorted column indices are summed and sorted on a copy. A matrix without tokens
-    (every count zero) is fitted like any other: the posterior is the prior, and
-    ``bound_`` and :meth:`perplexity` are 1 (no token to predict; scikit-learn's
-    ``bound_`` is NaN there). The document and topic
-    KL terms are computed as increments from the prior, so the ELBO is accurate to the
-    size of the data whatever its scale: counts from 1e-300 up to a total of 1e300 tokens,
-    priors up to a total mass of 1e305 (beyond, a ``ValueError`` names the limit); online
-    learning, whose topics start near one pseudo-count per entry rather than at the
-    prior, allows ``n_features * topic_word_prior`` up to 1e12.
-    ``learning_method='online'`` keeps part of its random initial topics; if the
-    corpus is so small against them that ``bound_`` would overflow (more than 709 nats
-    per token), :meth:`fit` raises a ``ValueError``.
-
-    ``learning_method='cvb0'`` (not in scikit-learn) keeps a responsibility vector
-    :math:`r_j` per non-zero entry :math:`j = (d, w)`, the expected counts
-    :math:`N_{wk}, N_{dk}, N_k` they define, and updates each entry as
-
-    .. math::
-
-        r_{jk} \propto \frac{(N_{wk}^{\neg j} + \eta)(N_{dk}^{\neg j} + \alpha_k)}
-                            {N_k^{\neg j} + V\eta},
-
-    where :math:`\neg j` removes one token's share :math:`\min(n_j, 1)\, r_j` (Asuncion,
-    Welling, Smyth and Teh 2009, eq. 4: the collapsed Gibbs sampler's conditional with
-    expected counts in place of sampled ones). Documents are visited in 16 fixed blocks
-    per pass, in parallel within a block; the topic-word counts are brought up to date
-    after each block. The initial responsibilities put each entry on one topic drawn
-    uniformly, as a collapsed Gibbs sampler starts. ``components_`` is :math:`\eta +
-    N_{wk}` and :meth:`transform` is the usual E-step. Mean-field VB's updates use
-    :math:`\exp\psi(n + \eta) \approx n + \eta - 1/2`, which discounts small counts;
-    CVB0's use the counts themselves, which is why its held-out perplexity is lower at
-    the same priors (Asuncion et al. 2009; the LDA benchmark compares both with
-    tomotopy's collapsed Gibbs sampler on skvi's corpora).
+    their own terms of the bound only (#20032); the E-step works in a shifted log domain
+    instead of adding ``eps``. Every method that uses the fitted model takes the number
+    of topics from ``components_``; a later :meth:`partial_fit` raises a ``ValueError``
+    if ``n_components`` or the length of an array ``doc_topic_prior`` no longer matches
+    the fitted topics. Sparse input has its index arrays checked before any kernel reads
+    through them. A matrix without tokens is fitted like any other (the posterior is the
+    prior; ``bound_`` and :meth:`perplexity` are 1). The KL terms are computed as
+    increments from the prior, so the ELBO is accurate to the size of the data whatever
+    its scale: counts from 1e-300 up to a total of 1e300 tokens, priors up to a total
+    mass of 1e305, ``n_features * topic_word_prior`` up to 1e12 for online learning
+    (beyond, a ``ValueError`` names the limit, as it does when an online fit's ``bound_``
+    would overflow, beyond 709 nats per token). ``learning_method='cvb0'`` (not in
+    scikit-learn) keeps a float32 responsibility vector per non-zero entry and updates
+    it with the collapsed Gibbs sampler's conditional on expected counts (Asuncion et al.
+    2009, eq. 4); ``components_`` is :math:`\eta + N_{wk}`.
 
     References
     ----------
@@ -353,11 +229,6 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         self.verbose = verbose
         self.random_state = random_state
 
-    # fit-loop settings the shared loop reads (LDA has no restarts)
-    n_init = 1
-    warm_start = False
-    verbose_interval = 1
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.positive_only = True
@@ -372,13 +243,12 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     # ------------------------------------------------------------- validation
     def _check_X(self, X, *, reset, whom):
         """Validate ``X`` (float64 or float32, kept; non-negative; CSR), after checking a
-        sparse input's index arrays (:func:`_check_sparse_structure`). Duplicate or
+        sparse input's index arrays (``_lda_kernels.check_sparse_structure``). Duplicate or
         unsorted column indices are summed and sorted on a copy (the input is never
         modified)."""
         if sp.issparse(X):
-            X = _check_sparse_structure(X, whom)
-        dtype = [np.float64, np.float32]
-        X = validate_data(self, X, reset=reset, accept_sparse="csr", dtype=dtype)
+            X = kern.check_sparse_structure(X, whom)
+        X = validate_data(self, X, reset=reset, accept_sparse="csr", dtype=[np.float64, np.float32])
         check_non_negative(X, whom)
         X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
         if not X.has_canonical_format:
@@ -409,13 +279,11 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             )
 
     def _resolve_priors(self, n_features):
-        """Set ``_alpha`` (K,) and ``_eta`` from the parameters and check them: an array
-        ``doc_topic_prior`` must have ``n_components`` entries, and the total prior mass
-        must be at most :data:`MAX_PRIOR_MASS`."""
+        """The :class:`~skvi._lda_kernels.LDAPrior` a fit starts from (``alpha`` (K,),
+        ``eta``), checked: an array ``doc_topic_prior`` must have ``n_components`` entries,
+        and the total prior mass must be at most :data:`MAX_PRIOR_MASS`."""
         K = self.n_components
-        if self.doc_topic_prior is None:
-            alpha = np.full(K, 1.0 / K)
-        elif isinstance(self.doc_topic_prior, str):
+        if self.doc_topic_prior is None or isinstance(self.doc_topic_prior, str):
             alpha = np.full(K, 1.0 / K)  # 'auto': start symmetric, learn
         else:
             alpha = np.asarray(self.doc_topic_prior, dtype=np.float64)
@@ -442,40 +310,24 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
                 f"{n_features * float(eta):.3g}; at most {MAX_PRIOR_MASS:g} is allowed "
                 "(float64 range)."
             )
-        self._alpha = alpha
-        self._eta = float(eta)
-        self._publish_priors()
+        return kern.LDAPrior(alpha, float(eta))
 
-    def _publish_priors(self):
-        alpha = self._alpha
-        symmetric = (
-            not isinstance(self.doc_topic_prior, str)
-            and np.ndim(self.doc_topic_prior) == 0
-            and np.all(alpha == alpha[0])
-        )
-        self.doc_topic_prior_ = float(alpha[0]) if symmetric else alpha.copy()
-        self.topic_word_prior_ = self._eta
-
-    # ---------------------------------------------------------------- topics
-    def _set_topics(self, components):
-        """Store lambda (float64, ``_lambda``) and what the E-step needs from it: E[ln
-        beta] (K, V), and the vocabulary-major shifted exponentials (V, K) with their
-        shifts (V,). ``components_`` is lambda itself until :meth:`_publish_topics`."""
-        self._lambda = self.components_ = components
-        with num_threads(self.n_jobs):
-            tables = kern.topic_tables(components)
-        self._e_log_beta, self._exp_topic_word, self._word_shift, self._inner = tables
-
-    def _publish_topics(self):
-        """``components_`` and ``exp_dirichlet_component_`` in the dtype of the training
-        data (float32 stays float32, as in scikit-learn); the model keeps float64."""
-        self.components_ = self._lambda.astype(self._dtype)
-        self.exp_dirichlet_component_ = np.exp(self._e_log_beta).astype(self._dtype, copy=False)
+    def _check_cvb0(self, X):
+        """CVB0's structure of ``X`` (None for the other methods); CVB0 has fixed priors."""
+        if self.learning_method != "cvb0":
+            return None
+        names = ("doc_topic_prior", "topic_word_prior")
+        learned = [name for name in names if isinstance(getattr(self, name), str)]
+        if learned:
+            raise ValueError(
+                f"{' and '.join(learned)}='auto' is not available with learning_method="
+                "'cvb0': learn the priors with 'batch' or 'online', or pass values."
+            )
+        return kern.cvb0_structure(X.indptr, X.indices, X.shape[1])
 
     def _check_fitted_sizes(self):
-        """Before ``partial_fit`` continues a fitted model: the parameters must describe
-        its topics (scikit-learn's LDA keeps the fitted components too)."""
-        n_topics = self._lambda.shape[0]
+        """Before ``partial_fit`` continues a fitted model: the parameters must fit it."""
+        n_topics = self.components_.shape[0]
         if self.n_components != n_topics:
             raise ValueError(
                 f"n_components={self.n_components} does not match the {n_topics} topics of "
@@ -490,272 +342,93 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
                 f"or pass an array of shape ({n_topics},)."
             )
 
-    def _run_e_step(
-        self, X, gamma, mode, sstats, random_state=None, max_iter=None, starts=None, exact=False
-    ):
-        """The E-step kernel. Fresh document starts: ``starts`` if given, else
-        Gamma(100, 1/100) draws (as in scikit-learn) when a ``random_state`` is given,
-        else ``alpha + n_d / K``. ``exact``: every sweep in float64 (no float32 phase)."""
-        n_topics = self._lambda.shape[0]
-        if starts is None:
-            if random_state is None:
-                starts = np.empty((0, n_topics))
-            else:
-                starts = random_state.gamma(100.0, 0.01, (X.shape[0], n_topics))
-        fast = self.mean_change_tol >= kern.FLOAT32_MIN_TOL and not exact
-        inner = self._inner if fast else self._inner[:0]
+    # ------------------------------------------------------------- the model's calls
+    def _settings(self):
+        """The documents' fixed point (``EStepSettings``) and whether ``alpha`` and ``eta``
+        are learned (empirical Bayes): the arguments of the model's passes."""
+        tol, learn_alpha = self.mean_change_tol, isinstance(self.doc_topic_prior, str)
+        e_step = kern.EStepSettings(self.max_doc_update_iter, tol, tol >= kern.FLOAT32_MIN_TOL)
+        return e_step, learn_alpha, self.topic_word_prior == "auto"
+
+    def _initial_state(self, data, random_state):
+        X, prior, structure = data
         with num_threads(self.n_jobs):
-            return kern.e_step(
-                X.indptr,
-                X.indices,
-                X.data,
-                self._exp_topic_word,
-                inner,
-                self._word_shift,
-                self._alpha,
-                gamma,
-                mode,
-                starts,
-                self.max_doc_update_iter if max_iter is None else max_iter,
-                self.mean_change_tol,
-                sstats,
-            )
+            return kern.initial_state(X, prior, self.n_components, random_state, structure)
 
-    # ----------------------------------------------------------------- ELBO
-    def _doc_bound(self, terms):
-        r"""Documents' part of the ELBO: :math:`\sum_{dw} n_{dw}\ln\sum_k
-        e^{\mathbb E\ln\theta_{dk} + \mathbb E\ln\beta_{kw}} - \sum_d
-        \mathrm{KL}(\mathrm{Dir}(\gamma_d)\|\mathrm{Dir}(\alpha))` (the kernel's
-        ``terms[0] - terms[1]``)."""
-        return float(terms[0] - terms[1])
-
-    def _topic_kl(self):
+    def _sweep(self, data, state):
         with num_threads(self.n_jobs):
-            return kern.topic_kl(self._lambda, self._e_log_beta, self._eta)
+            if self.learning_method == "cvb0":
+                return kern.cvb0_sweep(data.X, data.structure, state)
+            if self.learning_method == "online":
+                return self._online_sweep(data.X, state)
+            return self._batch_sweep(data.X, state)
 
-    def _evaluate(self, X, gamma):
-        """The ELBO of the current topics with the documents' ``gamma`` (updated in place
-        only for empty documents, which get ``alpha``) and ``phi`` at its optimum."""
-        _, terms, _ = self._run_e_step(X, gamma, kern.WARM, False, max_iter=0)
-        return self._doc_bound(terms) - self._topic_kl()
+    def _batch_sweep(self, X, state):
+        """One CAVI sweep. Each pass first restarts every document from a random point as
+        scikit-learn does (the restarts break the symmetry of the near-uniform initial
+        topics; in development runs on the docstring corpus, warm starts from the fifth
+        pass on ended with a lower ELBO and a higher held-out perplexity); that candidate
+        is kept if the ELBO is not lower, else the pass is redone warm-started (float64
+        sweeps: exact coordinate ascent, which cannot lower the ELBO)."""
+        args = self._settings()
+        if not state.bound > -np.inf:
+            return kern.batch_pass(X, state, kern.FRESH, *args)
+        fresh = (kern.batch_pass(X, state, kern.FRESH, *args) for _ in range(1))
+        kept = keep_if_not_lower(state.bound, fresh)
+        if kept is not None:
+            return kept
+        state = state._replace(n_warm_passes=state.n_warm_passes + 1)
+        return kern.batch_pass(X, state, kern.WARM, *args)
 
-    # ------------------------------------------------------------- empirical Bayes
-    def _update_alpha(self, e_log_theta_mean, rho=1.0):
-        r"""Minka's fixed point for the Dirichlet prior of the documents,
-        :math:`\alpha_k \leftarrow \psi^{-1}(\psi(\sum_j \alpha_j) + \overline{\mathbb
-        E\ln\theta_k})`, iterated to convergence: the maximiser of the ELBO over
-        :math:`\alpha` (Minka 2000, eq. 9). Online: a step ``rho`` towards it."""
-        alpha = self._alpha.copy()
-        for _ in range(1000):
-            psi_total = digamma(alpha.sum())
-            new = np.array([inverse_digamma(psi_total + e) for e in e_log_theta_mean])
-            done = np.max(np.abs(new - alpha)) <= 1e-12 * np.max(alpha)
-            alpha = new
-            if done:
-                break
-        self._alpha = (1 - rho) * self._alpha + rho * alpha
-
-    def _update_eta(self, rho=1.0):
-        r"""Maximise the ELBO over the symmetric topic-word prior:
-        :math:`f(\eta) = K[\ln\Gamma(V\eta) - V\ln\Gamma(\eta)] + (\eta - 1)\sum_{kw}
-        \mathbb E\ln\beta_{kw}`, concave in :math:`\eta`; damped Newton steps in
-        :math:`\ln\eta` that never lower :math:`f`."""
-        from scipy.special import gammaln
-
-        n_topics, n_words = self._lambda.shape
-        total = float(self._e_log_beta.sum())
-
-        def objective(t):
-            eta = np.exp(t)
-            return n_topics * (gammaln(n_words * eta) - n_words * gammaln(eta)) + (eta - 1) * total
-
-        t = np.log(self._eta)
-        value = objective(t)
-        for _ in range(100):
-            eta = np.exp(t)
-            psi = digamma_array(np.array([n_words * eta, eta]))
-            grad = n_topics * n_words * (psi[0] - psi[1]) + total  # df/deta
-            hess = n_topics * n_words * (n_words * trigamma(n_words * eta) - trigamma(eta))
-            g = grad * eta  # df/dt
-            h = hess * eta * eta + g  # d2f/dt2
-            step = -g / h if h < 0 else np.sign(g)
-            step = float(np.clip(step, -2.0, 2.0))
-            while abs(step) > 1e-15 and objective(t + step) < value:
-                step *= 0.5
-            if abs(step) <= 1e-12:
-                break
-            t += step
-            value = objective(t)
-        self._eta = (1 - rho) * self._eta + rho * float(np.exp(t))
-
-    # ---------------------------------------------------------------- the loop
-    def _initialize(self, X, sample_weight, random_state):
-        r"""Random topics as in scikit-learn (Gamma(100, 1/100) entries) and documents at
-        :math:`\gamma_d = \alpha + n_d / K`; CVB0: every entry's responsibilities on one
-        topic drawn uniformly (as collapsed Gibbs sampling starts), and the topics and
-        documents from them (:math:`\gamma_d = \alpha + N_{d\cdot}`). Returns the ELBO of
-        that initial distribution, with :math:`\phi` at its optimum."""
-        self.random_state_ = random_state
-        self._resolve_priors(X.shape[1])
-        self._n_warm_passes = 0
-        self.n_batch_iter_ = 1
-        if self.learning_method == "cvb0":
-            doc_topic = self._cvb0_initialize(X, random_state)
-        else:
-            init = random_state.gamma(100.0, 0.01, (self.n_components, X.shape[1]))
-            self._set_topics(init)
-            lengths = np.asarray(X.sum(axis=1), dtype=np.float64).reshape(-1, 1)
-            doc_topic = np.repeat(lengths / self.n_components, self.n_components, axis=1)
-        self._gamma = doc_topic + self._alpha  # batch: where a warm pass starts
-        self._bound = self._evaluate(X, self._gamma)
-        return self._bound
-
-    def _cvb0_initialize(self, X, random_state):
-        learned = [
-            name
-            for name in ("doc_topic_prior", "topic_word_prior")
-            if isinstance(getattr(self, name), str)
-        ]
-        if learned:
-            raise ValueError(
-                f"{' and '.join(learned)}='auto' is not available with learning_method="
-                "'cvb0': learn the priors with 'batch' or 'online', or pass values."
-            )
-        n_docs, n_words, n_comp = X.shape[0], X.shape[1], self.n_components
-        topic = random_state.randint(n_comp, size=X.nnz)
-        resp = np.zeros((X.nnz, n_comp), dtype=np.float32)
-        resp[np.arange(X.nnz), topic] = 1.0
-        structure = kern.cvb0_structure(X.indptr, X.indices, n_words)
-        word_topic = np.empty((n_words, n_comp))
-        with num_threads(self.n_jobs):
-            kern.cvb0_counts(X.data, structure[0], structure[1], resp, word_topic)
-        self._cvb0 = (structure, resp, word_topic)
-        self._set_topics(self._eta + word_topic.T)
-        doc = np.repeat(np.arange(n_docs), np.diff(X.indptr))
-        doc_topic = np.bincount(doc * n_comp + topic, X.data, minlength=n_docs * n_comp)
-        return doc_topic.reshape(n_docs, n_comp)
-
-    def _cavi_step(self, X, sample_weight):
-        if self.learning_method == "batch":
-            return self._batch_step(X)
-        if self.learning_method == "cvb0":
-            return self._cvb0_step(X)
-        bound = 0.0
+    def _online_sweep(self, X, state):
+        """Stochastic steps over the mini-batches of ``X``; the ELBO: the mini-batches'
+        documents' terms, each with the topics of its step, minus the final topics' KL."""
+        args, bound = self._settings(), 0.0
         for batch in gen_batches(X.shape[0], self.batch_size):
-            bound += self._online_step(X[batch], X.shape[0])
-        return bound - self._topic_kl()
+            rho = learning_rate(self.learning_offset, self.learning_decay, state.n_batch_iter)
+            state, part = kern.stochastic_pass(X[batch], state, rho, X.shape[0], *args)
+            bound += part
+        bound = bound - kern.topics_kl(state.topics, state.prior.eta)
+        return state._replace(bound=bound), bound
 
-    def _batch_step(self, X):
-        """One CAVI sweep: documents, topics, priors; returns the ELBO.
-
-        Each pass first restarts every document from a random point, as scikit-learn
-        does (the restarts break the symmetry of the near-uniform initial topics; in
-        development runs on the docstring corpus, warm starts from the fifth pass on
-        ended with a lower ELBO and a higher held-out perplexity), and updates the
-        topics and priors from it. That candidate is kept if the
-        ELBO is not lower than before the pass; otherwise the documents are warm-started
-        from the previous pass instead, which CAVI guarantees does not lower the ELBO.
-        """
-        saved = (self._lambda, self._alpha, self._eta)
-        if self._bound > -np.inf:
-            fresh = np.empty_like(self._gamma)
-            bound = self._update(X, fresh, kern.FRESH, self.random_state_)
-            if bound >= self._bound:
-                self._gamma, self._bound = fresh, bound
-                return bound
-            self._n_warm_passes += 1
-            self._set_topics(saved[0])
-            self._alpha, self._eta = saved[1], saved[2]
-            self.n_batch_iter_ -= 1
-            mode = kern.WARM
-        else:
-            mode = kern.FRESH
-        random_state = self.random_state_ if mode == kern.FRESH else None
-        # the warm pass in float64 only: each sweep is then an exact coordinate-ascent
-        # step, so the ELBO cannot decrease (float32 sweeps could, by rounding)
-        self._bound = self._update(X, self._gamma, mode, random_state, exact=mode == kern.WARM)
-        return self._bound
-
-    def _update(self, X, gamma, mode, random_state, exact=False):
-        """E-step over every document into ``gamma``, then the topics and the learned
-        priors; returns the ELBO of the new state."""
-        e_log_beta_old = self._e_log_beta
-        stats, terms, elt = self._run_e_step(X, gamma, mode, True, random_state, exact=exact)
-        self._set_topics(self._eta + stats.T)
-        # phi is optimal for the old topics: the words term moves by sum S (Elog b' - Elog b)
-        words_shift = np.sum(stats.T * (self._e_log_beta - e_log_beta_old))
-        doc_bound = self._doc_bound(terms)
-        if isinstance(self.doc_topic_prior, str) and terms[2] > 0:
-            alpha_old = self._alpha
-            self._update_alpha(elt / terms[2])
-            # the documents' KL terms move with alpha: by -n (ln C(a) - ln C(a')) -
-            # (a - a') . sum_d E ln theta_d over the n non-empty documents
-            doc_bound += (
-                terms[2] * (log_dirichlet_norm(self._alpha) - log_dirichlet_norm(alpha_old))
-                + (self._alpha - alpha_old) @ elt
-            )
-        if self.topic_word_prior == "auto":
-            self._update_eta()
-        self._publish_priors()
-        self.n_batch_iter_ += 1
-        return float(doc_bound + words_shift - self._topic_kl())
-
-    def _cvb0_step(self, X):
-        r"""One CVB0 pass (Asuncion et al. 2009, eq. 4; ``_lda_kernels``), then the
-        topics; returns the ELBO of the mean-field distribution
-        the expected counts define: :math:`\gamma_{dk} = \alpha_k + N_{dk}`,
-        :math:`\lambda_{kw} = \eta + N_{wk}`, :math:`\phi` at its optimum for them."""
-        (csc_ptr, csc_pos, csc_doc, edges), resp, word_topic = self._cvb0
-        topic_total = word_topic.sum(axis=0) + word_topic.shape[0] * self._eta
+    def _stochastic_sweep(self, data, state, rho):
         with num_threads(self.n_jobs):
-            kern.cvb0_pass(
-                X.indptr, X.indices, X.data, csc_ptr, csc_pos, csc_doc, edges, resp,
-                word_topic, topic_total, self._gamma, self._alpha, self._eta,
-            )  # fmt: skip
-        self._gamma += self._alpha
-        self._set_topics(self._eta + word_topic.T)
-        _, terms, elt = self._run_e_step(X, self._gamma, kern.WARM, False, max_iter=0)
-        self.n_batch_iter_ += 1
-        return float(self._doc_bound(terms) - self._topic_kl())
+            args = (rho, self.total_samples, *self._settings())
+            state, bound = kern.stochastic_pass(data.X, state, *args)
+            bound = bound - kern.topics_kl(state.topics, state.prior.eta)
+        return state._replace(bound=bound), bound
 
-    def _online_step(self, X, n_total):
-        r"""One stochastic natural-gradient step on a mini-batch (Hoffman et al. 2010):
-        :math:`\lambda \leftarrow (1-\rho)\lambda + \rho(\eta + \frac{D}{|B|} S_B)`,
-        :math:`\rho = (\tau_0 + t)^{-\kappa}`. Returns the batch's document terms of
-        the ELBO (with the topics before the step)."""
-        gamma = np.empty((X.shape[0], self._lambda.shape[0]))
-        stats, terms, elt = self._run_e_step(X, gamma, kern.FRESH, True, self.random_state_)
-        rho = (self.learning_offset + self.n_batch_iter_) ** (-self.learning_decay)
-        ratio = n_total / X.shape[0]
-        doc_bound = self._doc_bound(terms)
-        self._set_topics((1 - rho) * self._lambda + rho * (self._eta + ratio * stats.T))
-        if isinstance(self.doc_topic_prior, str) and terms[2] > 0:
-            self._update_alpha(elt / terms[2], rho)
-        if self.topic_word_prior == "auto":
-            self._update_eta(rho)
-        self._publish_priors()
-        self.n_batch_iter_ += 1
-        return float(doc_bound)
+    def _publish(self, data, state):
+        """The fitted attributes from ``state``; the state itself, without the corpus's
+        document parameters, for :meth:`partial_fit`, :meth:`transform` and the scores."""
+        self._state = state._replace(gamma=None, cvb0=None)
+        self.random_state_, self.n_batch_iter_ = state.random_state, state.n_batch_iter
+        # in the dtype of the training data (float32 stays float32, as in scikit-learn)
+        self.components_ = state.topics.components.astype(self._dtype)
+        e_log_beta, dtype = state.topics.e_log_beta, self._dtype
+        self.exp_dirichlet_component_ = np.exp(e_log_beta).astype(dtype, copy=False)
+        alpha, prior = state.prior.alpha, self.doc_topic_prior
+        symmetric = not isinstance(prior, str) and np.ndim(prior) == 0 and np.all(alpha == alpha[0])
+        self.doc_topic_prior_ = float(alpha[0]) if symmetric else alpha.copy()
+        self.topic_word_prior_ = state.prior.eta
 
-    def _converged(self, bounds, scale):
+    def _converged(self, bounds, state, scale):
         """Convergence every ``evaluate_every`` passes on the perplexity of the ELBO."""
         every = self.evaluate_every
         if every <= 0 or len(bounds) <= every or (len(bounds) - 1) % every:
             return False
-        now, before = bounds[-1], bounds[-1 - every]
-        if not np.isfinite(before):
-            return False
-        return abs(_perplexity(now, scale) - _perplexity(before, scale)) < self.perp_tol
+        now, before = kern.perplexity(bounds[-1], scale), bounds[-1 - every]
+        return np.isfinite(before) and abs(now - kern.perplexity(before, scale)) < self.perp_tol
 
-    #: verbose prints scikit-learn's lines: one per pass, none per restart
-    _PRINT_RESTARTS = False
+    _PRINT_RESTARTS = False  # verbose prints scikit-learn's lines: none per restart
+    _FIRST_BATCH_ITER = 1  # n_batch_iter_ starts at 1, as in scikit-learn
 
     def _verbose_line(self, n_iter, bound, previous, scale, t0):
         """scikit-learn's line: ``iteration: i of max_iter: n``, with the training
         perplexity of the ELBO when it is evaluated (every ``evaluate_every`` passes)."""
         msg = f"iteration: {n_iter} of max_iter: {self.max_iter}"
         if self.evaluate_every > 0 and n_iter % self.evaluate_every == 0:
-            msg += f", perplexity: {_perplexity(bound, scale):.4f}"
+            msg += f", perplexity: {kern.perplexity(bound, scale):.4f}"
         if self.verbose >= 2:
             msg += f", ELBO: {bound:.10g}, time: {time.perf_counter() - t0:.3f}s"
         return msg
@@ -768,12 +441,6 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             f"perplexity evaluated every evaluate_every={self.evaluate_every} passes still "
             f"changed by more than perp_tol={self.perp_tol:g}. Increase max_iter or perp_tol."
         )
-
-    def _get_parameters(self):
-        return {}
-
-    def _set_parameters(self, params):
-        pass
 
     # ------------------------------------------------------------------ API
     @_fit_context(prefer_skip_nested_validation=True)
@@ -796,11 +463,9 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         if self.learning_method == "online":
             self._check_online_prior(X.shape[1])
         self._dtype = X.dtype
-        self._fit_loop(X, None, n_tokens)
-        del self._gamma, self._bound
-        self.__dict__.pop("_cvb0", None)
-        self._publish_topics()
-        self.bound_ = _perplexity(self.lower_bound_, n_tokens)
+        data = _Corpus(X, self._resolve_priors(X.shape[1]), self._check_cvb0(X))
+        self._fit_loop(data, n_tokens, random_state=self.random_state)
+        self.bound_ = kern.perplexity(self.lower_bound_, n_tokens)
         if not np.isfinite(self.bound_):
             raise ValueError(
                 f"VariationalLDA.fit: the ELBO is {-self.lower_bound_ / n_tokens:.3g} nats "
@@ -842,34 +507,24 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         else:
             self._check_fitted_sizes()
         X = self._check_X(X, reset=first, whom="VariationalLDA.partial_fit")
-        stream = float(X.sum()) * self.total_samples / X.shape[0]
+        stream, what = float(X.sum()) * self.total_samples / X.shape[0], "X.sum() * total_samples"
         if stream > 0:
-            self._check_tokens(
-                stream, "VariationalLDA.partial_fit", "X.sum() * total_samples / n_samples"
-            )
+            self._check_tokens(stream, "VariationalLDA.partial_fit", f"{what} / n_samples")
         if first:
-            from sklearn.utils import check_random_state
-
             self._check_online_prior(X.shape[1])
             self._dtype = X.dtype
-            self._initialize(X, None, check_random_state(self.random_state))
-            del self._gamma, self._bound
-            self.n_iter_ = 0
-            self.lower_bounds_ = np.empty(0)
-        bound = self._online_step(X, self.total_samples) - self._topic_kl()
-        self.lower_bound_ = bound
-        self.lower_bounds_ = np.append(self.lower_bounds_, bound)
-        self.n_iter_ += 1
-        self.converged_ = False
-        self._publish_topics()
+            data = _Corpus(X, self._resolve_priors(X.shape[1]), None)
+            state = self._initial_state(data, check_random_state(self.random_state))[0]
+            self.n_batch_iter_ = self._FIRST_BATCH_ITER
+        else:
+            data, state = _Corpus(X, self._state.prior, None), self._state
+        self._stochastic_step(data, state)
         return self
 
     def _infer(self, X):
-        """The E-step with the fitted topics and priors (their sizes, not the
-        parameters'): ``gamma`` (n_samples, K) and the kernel's terms."""
-        gamma = np.zeros((X.shape[0], self._lambda.shape[0]))
-        _, terms, elt = self._run_e_step(X, gamma, kern.FRESH, False)
-        return gamma, terms, elt
+        """The predictive E-step with the fitted topics and priors: ``(gamma, stats)``."""
+        with num_threads(self.n_jobs):
+            return kern.infer(X, self._state.topics, self._state.prior.alpha, self._settings()[0])
 
     def transform(self, X, *, normalize=True):
         """Document-topic proportions of ``X`` (the normalised variational gamma).
@@ -887,7 +542,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False, whom="VariationalLDA.transform")
-        gamma, _, _ = self._infer(X)
+        gamma, _ = self._infer(X)
         if normalize:
             gamma /= gamma.sum(axis=1, keepdims=True)
         return gamma.astype(X.dtype, copy=False)
@@ -913,8 +568,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False, whom="VariationalLDA.score")
-        _, terms, _ = self._infer(X)
-        return self._doc_bound(terms)
+        return kern.documents_bound(self._infer(X)[1])
 
     def perplexity(self, X, sub_sampling=False):
         r"""Perplexity ``exp(-score(X) / n_tokens)`` of the documents ``X``.
@@ -941,5 +595,4 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         X = self._check_X(X, reset=False, whom="VariationalLDA.perplexity")
         n_tokens = float(X.sum())
         self._check_tokens(n_tokens, "VariationalLDA.perplexity")
-        _, terms, _ = self._infer(X)
-        return _perplexity(self._doc_bound(terms), n_tokens)
+        return kern.perplexity(kern.documents_bound(self._infer(X)[1]), n_tokens)

@@ -1,70 +1,28 @@
-r"""Bayesian linear regression by variational EM and variational Bayes EM.
-
-The model, for each target (notation of :class:`sklearn.linear_model.BayesianRidge`):
-
-.. math::
-
-    y_n \mid w, b, \alpha, \tau_n &\sim \mathcal N\big((x_n - \bar x)^\top w + b,\;
-        (\alpha\tau_n)^{-1}\big), \\
-    w_j \mid \lambda &\sim \mathcal N(0, \lambda_j^{-1}), \qquad
-    b \mid \alpha \sim \mathcal N\big(\bar y, (\kappa_0\alpha)^{-1}\big), \\
-    \alpha &\sim \mathrm{Gam}(\alpha_1, \alpha_2), \qquad
-    \lambda_j \sim \mathrm{Gam}(\lambda_1, \lambda_2), \qquad
-    \tau_n \sim \mathrm{Gam}(\nu/2, \nu/2),
-
-with :math:`\lambda_j = \lambda` for every feature under the ridge prior, :math:`\tau_n = 1`
-under Gaussian noise, :math:`\bar x, \bar y` the (weighted) training means and
-:math:`\kappa_0` = :data:`INTERCEPT_PRIOR`. Sample weights multiply each sample's terms of
-the ELBO, which is the ELBO of the data set with every sample repeated that many times.
-
-Every fit is coordinate ascent on one objective (the ELBO, plus the log hyperpriors of
-the point estimates under ``method='vem'``); see :class:`VariationalEMRegressor`.
+"""Bayesian linear regression by variational EM and variational Bayes EM: the estimator
+:class:`VariationalEMRegressor` (parameters, validation, the loop hooks, publishing the
+fitted attributes, prediction). The model and all of its mathematics are in
+:mod:`skvi._regression_kernels`.
 """
 
-import math
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._base import VariationalEstimator
-from ._regression_kernels import (
-    BLOCK_ROWS,
-    DF_INIT,
-    INTERCEPT_PRIOR,
-    RegressionData,
-    add_gaussian_intercept,
-    covariance_kernel,
-    default_lambda,
-    expm1_minus,
-    factor_threads,
-    gamma_factor_terms,
-    posterior_gram,
-    posterior_kernel,
-    residual_pass,
-    select,
-    tau_terms,
-    update_df,
-    weighted_gram,
-)
+from . import _regression_kernels as kern
+from ._base import VariationalEstimator, keep_if_not_lower
+from ._regression_kernels import INTERCEPT_PRIOR, RESIDUAL_RESOLUTION
 
-_LOG_2PI = math.log(2.0 * math.pi)
-
+__all__ = ["INTERCEPT_PRIOR", "RESIDUAL_RESOLUTION", "VALUE_LIMIT", "VariationalEMRegressor"]
 
 #: Largest magnitude accepted for the entries of ``X`` and ``y`` and for the sum of the
 #: sample weights. Products of three such numbers (a weighted sum of squares times a
 #: precision) stay far inside the float64 range; the tests fit every configuration with
 #: ``X``, ``y`` and the weights at this limit together.
 VALUE_LIMIT = 1e50
-
-#: With Student-t noise, the largest relative change of a per-sample weight that the
-#: rounding of the residuals (``eps * max|y - mean(y)|``) may cause: beyond it the
-#: weights are set by rounding and the objective can go down
-#: (tests/test_regression.py::test_student_t_noise_below_the_rounding_of_y_raises).
-RESIDUAL_RESOLUTION = 1e-9
 
 
 def _check_magnitudes(X, y, s):
@@ -83,14 +41,14 @@ def _check_magnitudes(X, y, s):
             )
 
 
-def _orthogonal_complement(V):
-    """An orthonormal basis (columns) of the complement of the orthonormal columns of
-    ``V``: the last columns of the complete QR factor of ``V``."""
-    d, r = V.shape
-    if r == d:
-        return np.zeros((d, 0))
-    Q, _ = np.linalg.qr(V, mode="complete")
-    return Q[:, r:]
+class _FitData(NamedTuple):
+    """What the loop passes to the hooks: the data as the updates see it, the validated
+    ``X`` (zero-weight rows included), ``Y`` (n_samples, n_targets), ``y`` was 1-D."""
+
+    design: kern.RegressionData
+    X: np.ndarray
+    Y: np.ndarray
+    single: bool
 
 
 class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
@@ -255,25 +213,12 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
     ``'vem'`` bounds the joint density at the point estimates), so in model comparison,
     and in the predictive distribution.
 
-    **The iteration.** Each iteration updates, in this order: :math:`q(\tau)` and
-    :math:`\nu` (Student-t noise: one pass over the data, which also forms the weighted
-    Gram matrix), the precisions, and :math:`q(w, b)`. For the precisions MacKay's
-    fixed-point update (the update of BayesianRidge and ARDRegression,
-    :math:`\lambda = (\gamma + 2\lambda_1)/(\|m\|^2 + 2\lambda_2)`,
-    :math:`\alpha = (N - \gamma + 2\alpha_1)/(\|y - Xm - b\|^2 + 2\alpha_2)`) is tried
-    first and kept only if the objective after the following :math:`q(w, b)` update is
-    not lower than before; otherwise the coordinate-ascent (EM) update is taken, which
-    never lowers it. So ``lower_bounds_`` never decreases and the fixed points are those
-    of coordinate ascent.
-
-    **Cost.** With Gaussian noise one pass over ``X`` forms the centred Gram matrix and
-    one more the residual sum of squares of least squares; the iterations never touch
-    ``X`` again. Ridge: one eigendecomposition of the Gram matrix, then O(n_features)
-    per iteration. ARD: one Cholesky factorisation (O(n_features^3)) per iteration.
-    With fewer samples than features, the same quantities come from the
-    n_samples x n_samples kernel matrix (eigendecomposition; Woodbury identity for ARD).
-    Student-t noise needs one pass over the data per iteration (the per-sample weights
-    change the Gram matrix).
+    **The iteration and its cost.** Each iteration updates :math:`q(\tau)` and :math:`\nu`
+    (Student-t noise), the precisions (MacKay's update, kept only if the objective does
+    not drop, else the coordinate-ascent update) and :math:`q(w, b)`, so ``lower_bounds_``
+    never decreases; with Gaussian noise the iterations never touch ``X`` after two
+    passes. The user guide (:ref:`regression`) and :mod:`skvi._regression_kernels` give
+    the updates and their cost.
 
     **Predictive distribution.** For a new :math:`x`, with
     :math:`v = \mathrm{Var}_q[(x-\bar x)^\top w + b]`, :meth:`predict` returns the mean
@@ -397,16 +342,16 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         self.copy_X = copy_X
         self.verbose = verbose
 
-    # settings the shared fit loop reads: the model is deterministic, one start
-    n_init = 1
-    warm_start = False
-    verbose_interval = 1
-    random_state = None
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+    def _model_prior(self):
+        return kern.RegressionPrior(
+            self.alpha_1, self.alpha_2, self.lambda_1, self.lambda_2,
+            ard=self.prior == "ard", point=self.method == "vem", df=self.df,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -440,111 +385,112 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
             raise ValueError("The sample weights sum to zero: there is nothing to fit.")
         _check_magnitudes(X, y, s)
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        data = RegressionData(X, Y, s, self.fit_intercept, self.noise, self.prior)
-        self._fit_loop(data, data.s, data.N)
-        self._publish(data, X, Y, y.ndim == 1)
+        design = kern.RegressionData(X, Y, s, self.fit_intercept, self.noise, self.prior)
+        self._fit_loop(_FitData(design, X, Y, y.ndim == 1), design.N)
         return self
 
     # ------------------------------------------------------------ the loop hooks
-    def _initialize(self, data, sample_weight, random_state):
+    def _initial_state(self, data, random_state):
         """Initial precisions (``alpha_init``, ``lambda_init``; Student-t: every
-        :math:`\\mathbb E[\\tau_n] = 1`), then :math:`q(w, b)`; returns the objective."""
-        T, d, N = data.n_targets, data.n_features, data.N
-        var = np.einsum("n,nt->t", data.s, data.Yc**2) / N + np.finfo(np.float64).eps
-        if self.alpha_init is None:
-            alpha0 = 1.0 / var
+        :math:`\\mathbb E[\\tau_n] = 1`), then :math:`q(w, b)`; the model is deterministic
+        (``random_state`` is not used)."""
+        d, prior = data.design, self._model_prior()
+        q, df = kern.initial_precisions(prior, d, self.alpha_init, self.lambda_init)
+        if d.mode == "ridge":
+            coef = kern.ridge_posterior(d, q)
+            bounds = kern.elbo(prior, d, coef.summary, q)
         else:
-            alpha0 = np.full(T, float(self.alpha_init))
-        if self.lambda_init is None:
-            lambda0 = default_lambda(data.col_ss / N, var, self.prior)
-        else:
-            lambda0 = float(self.lambda_init)
-        # the shapes of q(alpha) and q(lambda) are the same for every target
-        self._alpha_a = self.alpha_1 + 0.5 * N + 0.5 * data.intercept
-        self._alpha_b = self._alpha_a / alpha0
-        n_lambda = 1 if self.prior == "ridge" else d
-        self._lambda_a = self.lambda_1 + (0.5 * d if self.prior == "ridge" else 0.5)
-        self._lambda_b = np.broadcast_to(self._lambda_a / lambda0, (T, n_lambda)).copy()
-        self._df = np.full(T, DF_INIT if self.df is None else float(self.df))
-        if data.mode == "ridge":
-            post = self._ridge_posterior(data, self._alpha_a, self._alpha_b, self._lambda_b)
-            self._post = post
-            self._target_bounds = self._elbo(data, post, self._alpha_b, self._lambda_b, self._df)
-        else:
-            self._post = [None] * T
-            self._target_bounds = np.empty(T)
-            if data.mode == "student":
-                self._tau_b = np.empty((data.n_samples, T))
-            for t in range(T):
-                self._target_bounds[t] = self._general_step(data, t, init=True)
-        self._track_coef(data, init=True)
-        return float(self._target_bounds.sum())
+            posts, bounds = [], np.empty(d.n_targets)
+            for t in range(d.n_targets):
+                qt = kern.target_precisions(q, t)
+                if d.mode == "student":
+                    stats, _, _ = kern.tau_update(prior, d, t, None, None, float(df[t]))
+                else:
+                    stats = d.gaussian_stats(t)
+                post = kern.target_posterior(d, stats, qt, prior.ard)
+                posts.append(post)
+                bound = kern.elbo(prior, d, post.summary, qt, df[t : t + 1], post.tau)
+                bounds[t] = float(bound[0])
+            coef = tuple(posts)
+        track = kern.track_coef(None, kern.scaled_coef_means(d, coef))
+        return kern.RegressionState(q, df, coef, bounds, track), float(bounds.sum())
 
-    def _cavi_step(self, data, sample_weight):
-        if data.mode == "ridge":
-            self._ridge_step(data)
+    def _sweep(self, data, state):
+        """One iteration: per target, :math:`q(\\tau)` and :math:`\\nu` (Student-t), the
+        precisions (MacKay's update if it does not lower the objective, else coordinate
+        ascent), then :math:`q(w, b)`; then the coefficient tracking of the stopping rule."""
+        d = data.design
+        if d.mode == "ridge":
+            state = self._ridge_sweep(d, state)
         else:
-            for t in range(data.n_targets):
-                self._target_bounds[t] = self._general_step(data, t)
-        self._track_coef(data)
-        return float(self._target_bounds.sum())
+            alpha_rate = state.precisions.alpha_rate.copy()
+            lambda_rate = state.precisions.lambda_rate.copy()
+            df, bounds, posts = state.df.copy(), state.bounds.copy(), list(state.coef)
+            for t in range(d.n_targets):
+                qt, df[t], posts[t], bounds[t] = self._target_sweep(d, state, t)
+                alpha_rate[t], lambda_rate[t] = qt.alpha_rate[0], qt.lambda_rate[0]
+            q = state.precisions._replace(alpha_rate=alpha_rate, lambda_rate=lambda_rate)
+            state = state._replace(precisions=q, df=df, coef=tuple(posts), bounds=bounds)
+        track = kern.track_coef(state.track, kern.scaled_coef_means(d, state.coef))
+        state = state._replace(track=track)
+        return state, float(state.bounds.sum())
 
-    # ------------------------------------------------------------ convergence
-    def _coef_means(self, data):
-        r"""The posterior means of the coefficients times the scales of their features,
-        one row per target, so that their changes do not depend on the units of the
-        features: ridge, :math:`\sqrt{e_k}\tilde m_k` in the eigenbasis of the Gram matrix
-        (whose 2-norm is that of the fitted values :math:`X_c m`); otherwise
-        :math:`\sqrt{G_{jj}}\,m_j`."""
-        if data.mode == "ridge":
-            return self._post["mt"] * np.sqrt(data.eig["e"])[None, :]
-        scale = np.sqrt(data.col_ss)
-        return np.array(
-            [self._post[t]["m"][: data.n_features] * scale for t in range(data.n_targets)]
+    def _ridge_sweep(self, d, state):
+        """Gaussian noise, ridge prior, every target at once: MacKay's update kept for the
+        targets where the objective did not drop; elsewhere the coordinate-ascent update."""
+        prior, q = self._model_prior(), state.precisions
+        summary = state.coef.summary
+        mk, ok = kern.mackay_update(prior, d.N, summary, q)
+        post = kern.ridge_posterior(d, mk)
+        bounds = kern.elbo(prior, d, post.summary, mk)
+        take = np.array(
+            [ok[t] and keep_if_not_lower(ref, [(t, bounds[t])]) is not None
+             for t, ref in enumerate(state.bounds)],
+            dtype=bool,
+        )  # fmt: skip
+        if np.all(take):
+            return state._replace(precisions=mk, coef=post, bounds=bounds)
+        cv = kern.cavi_update(prior, d, summary, q)
+        cv_post = kern.ridge_posterior(d, cv)
+        cv_bounds = kern.elbo(prior, d, cv_post.summary, cv)
+        return state._replace(
+            precisions=kern.select(take, mk, cv),
+            coef=kern.select(take, post, cv_post),
+            bounds=np.where(take, bounds, cv_bounds),
         )
 
-    def _track_coef(self, data, init=False):
-        r"""Estimate how far the scaled coefficient means (:meth:`_coef_means`) still are
-        from their fixed point, relative to their 2-norm (the largest over targets).
+    def _target_sweep(self, d, state, t):
+        """One iteration for target ``t`` (ARD or Student-t noise); returns its precisions,
+        degrees of freedom, :math:`q(\\theta)` and objective."""
+        prior, post = self._model_prior(), state.coef[t]
+        qt = kern.target_precisions(state.precisions, t)
+        if d.mode == "student":
+            e_alpha = float(qt.alpha_shape / qt.alpha_rate[0])
+            stats, nu, current = kern.tau_update(prior, d, t, post, e_alpha, float(state.df[t]))
+            df = np.array([nu])
+            ref = float(kern.elbo(prior, d, current.summary, qt, df, current.tau)[0])
+        else:
+            stats, df, current = d.gaussian_stats(t), state.df[t : t + 1], post
+            ref = state.bounds[t]
 
-        With :math:`\Delta_k = m_k - m_{k-1}` and the ratio of the last two steps along
-        the previous one, :math:`\lambda = \Delta_k^\top\Delta_{k-1} /
-        \|\Delta_{k-1}\|^2`, a linearly converging sequence has
-        :math:`\Delta_{k+i} \approx \lambda^i \Delta_k`, so the remaining distance is
-        about :math:`\|\Delta_k\| |\lambda| / (1 - \lambda)`: the geometric tail when
-        the steps keep their direction (:math:`\lambda > 0`), at most half a step when
-        they alternate (:math:`\lambda < 0`, as ARD's updates of irrelevant features do).
-        Infinite while :math:`\lambda \ge 1` or before two steps."""
-        m = self._coef_means(data)
-        if init:
-            self._coef_prev, self._coef_step, self._coef_remaining = m, None, np.inf
-            return
-        step = m - self._coef_prev
-        size = np.linalg.norm(step, axis=1)
-        remaining = np.full(size.shape, np.inf)
-        if self._coef_step is not None:
-            prev = self._coef_step
-            with np.errstate(divide="ignore", invalid="ignore"):
-                lam = np.einsum("ij,ij->i", step, prev) / np.einsum("ij,ij->i", prev, prev)
-                remaining = np.where(lam < 1.0, size * np.abs(lam) / (1.0 - lam), np.inf)
-        remaining = np.where(size == 0.0, 0.0, remaining)
-        norm = np.linalg.norm(m, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(remaining == 0.0, 0.0, remaining / norm)
-        self._coef_prev, self._coef_step = m, step
-        self._coef_remaining = float(np.max(rel)) if rel.size else 0.0
+        def posterior(q):
+            new = kern.target_posterior(d, stats, q, prior.ard)
+            return (q, new), float(kern.elbo(prior, d, new.summary, q, df, new.tau)[0])
 
-    def _coef_settled(self):
-        """Whether the coefficients are estimated within ``coef_tol`` (relative, 2-norm)
-        of their fixed point (:meth:`_track_coef`)."""
-        return self._coef_remaining <= self.coef_tol
+        mk, ok = kern.mackay_update(prior, d.N, current.summary, qt)
+        kept = keep_if_not_lower(ref, (posterior(mk) for _ in range(int(ok[0]))))
+        if kept is None:
+            kept = posterior(kern.cavi_update(prior, d, current.summary, qt))
+        (qt, post), bound = kept
+        return qt, df[0], post, bound
 
-    def _converged(self, bounds, scale):
+    def _converged(self, bounds, state, scale):
         """Both tests: the objective changed by less than ``tol`` per sample, and the
-        coefficients are estimated within ``coef_tol`` of their fixed point (the
-        objective is flat near its maximum: a change of ``tol`` in it still leaves the
-        coefficients about ``sqrt(tol)`` away)."""
-        return super()._converged(bounds, scale) and self._coef_settled()
+        coefficients are estimated within ``coef_tol`` (relative, 2-norm) of their fixed
+        point (:func:`~skvi._regression_kernels.track_coef`; the objective is flat near its
+        maximum: a change of ``tol`` in it still leaves the coefficients about
+        ``sqrt(tol)`` away)."""
+        return super()._converged(bounds, state, scale) and state.track.remaining <= self.coef_tol
 
     def _convergence_warning(self):
         return (
@@ -555,424 +501,16 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
             "and coef_tol), or check for degenerate data."
         )
 
-    _STATE = (
-        "_alpha_a", "_alpha_b", "_lambda_a", "_lambda_b", "_df", "_post",
-        "_target_bounds", "_tau_b",
-    )  # fmt: skip
-
-    def _get_parameters(self):
-        return {name: getattr(self, name) for name in self._STATE if hasattr(self, name)}
-
-    def _set_parameters(self, params):
-        for name, value in params.items():
-            setattr(self, name, value)
-
-    # ------------------------------------------------------- expectations, ELBO
-    def _elbo(self, data, post, alpha_b, lambda_b, df):
-        r"""The objective per target (arrays over targets), every constant included.
-
-        .. math::
-
-            \mathbb E\ln p(y, w, b, \tau \mid \alpha, \lambda) - \mathbb E\ln q(w, b, \tau)
-            = -\tfrac N2\ln 2\pi + c_\alpha\mathbb E\ln\alpha - r_\alpha\mathbb E\alpha
-            + \sum_j (\tfrac12\mathbb E\ln\lambda_j - \tfrac12\mathbb E[\lambda_j]
-            \mathbb E[w_j^2] - \tfrac12\ln 2\pi)
-            + \tfrac12(\ln\kappa_0 - \ln 2\pi) + \tfrac p2(1 + \ln 2\pi)
-            + \tfrac12\ln|\Sigma| + [\text{Student-t}: \tfrac12\sum_n s_n\mathbb E\ln\tau_n
-            - \sum_n s_n \mathrm{KL}(q(\tau_n)\|p(\tau_n))],
-
-        with :math:`c_\alpha = N/2 + 1/2`, :math:`r_\alpha = Q/2 + \kappa_0\mathbb E[\alpha]
-        \mathbb E(b - \bar y)^2/2`, :math:`Q = \sum_n s_n\mathbb E[\tau_n]\,
-        \mathbb E(y_n - (x_n-\bar x)^\top w - b)^2` and :math:`p` the dimension of
-        :math:`q(w, b)` (the intercept terms only with an intercept); then the hyperprior
-        terms. The terms in each precision, with its hyperprior (and its factor under
-        'vbem'), are collected into :func:`gamma_factor_terms`, in a form without the
-        cancellation of large terms.
-        """
-        N, d = data.N, data.n_features
-        point = self.method == "vem"
-        icpt = float(data.intercept)
-        r_alpha = 0.5 * post["Q"]
-        if data.intercept:
-            r_alpha = r_alpha + 0.5 * INTERCEPT_PRIOR * post["Eb2"]
-        out = gamma_factor_terms(
-            self.alpha_1, 0.5 * N + 0.5 * icpt, self.alpha_2, r_alpha, alpha_b, point
-        )
-        c_lambda = 0.5 * d if self.prior == "ridge" else 0.5
-        out = out + np.sum(
-            gamma_factor_terms(
-                self.lambda_1, c_lambda, self.lambda_2, 0.5 * post["ww"], lambda_b, point
-            ),
-            axis=1,
-        )
-        const = -0.5 * (N + d) * _LOG_2PI + 0.5 * data.p * (1.0 + _LOG_2PI)
-        if data.intercept:
-            const += 0.5 * (math.log(INTERCEPT_PRIOR) - _LOG_2PI)
-        out = out + const + 0.5 * post["logdet"]
-        if data.mode == "student":
-            out += tau_terms(post["a_tau"], df, N, post["S3"], post["S5"])
-        return out
-
-    def _mackay(self, data, post, alpha_b, lambda_b):
-        r"""MacKay's fixed-point update of the precisions from ``post`` (MacKay 1992, with
-        the hyperpriors as in BayesianRidge):
-        :math:`\alpha = (N - \gamma + 2\alpha_1)/(\|y - Xm - b\|^2 + 2\alpha_2)`,
-        :math:`\lambda_j = (\gamma_j + 2\lambda_1)/(m_j^2 + 2\lambda_2)` with
-        :math:`\gamma_j = 1 - \lambda_j\Sigma_{jj}`, written as Gamma rates (the point
-        estimate, or the mean of the factor, is ``a / b``).
-
-        Returns the new rates and a mask of the targets where they are finite and
-        positive; elsewhere the old rates are returned (with fractional sample weights
-        :math:`N` can be below :math:`\gamma`).
-        """
-        with np.errstate(divide="ignore", invalid="ignore"):
-            alpha_new = (data.N - post["gamma_w"] + 2.0 * self.alpha_1) / (
-                post["sse"] + 2.0 * self.alpha_2
-            )
-            gamma = post["gamma_w"][:, None] if self.prior == "ridge" else post["gamma_j"]
-            mm = post["mm"][:, None] if self.prior == "ridge" else post["mm"]
-            lam_new = (gamma + 2.0 * self.lambda_1) / (mm + 2.0 * self.lambda_2)
-            new_alpha_b = self._alpha_a / alpha_new
-            new_lambda_b = self._lambda_a / lam_new
-        ok = (
-            np.isfinite(new_alpha_b)
-            & (new_alpha_b > 0)
-            & np.all(np.isfinite(new_lambda_b) & (new_lambda_b > 0), axis=1)
-        )
-        return np.where(ok, new_alpha_b, alpha_b), np.where(ok[:, None], new_lambda_b, lambda_b), ok
-
-    def _cavi_rates(self, data, post):
-        """Coordinate-ascent update of the precisions from ``post``: the rates of
-        :math:`q(\\alpha) = \\mathrm{Gam}(\\alpha_1 + N/2 + 1/2, \\alpha_2 + Q/2 +
-        \\kappa_0\\mathbb E(b-\\bar y)^2/2)` and :math:`q(\\lambda) = \\mathrm{Gam}(\\lambda_1 +
-        d/2, \\lambda_2 + \\mathbb E[w^\\top w]/2)` (ARD: one factor per feature, with
-        :math:`1/2` and :math:`\\mathbb E[w_j^2]/2`); PRML section 10.3, with the noise
-        factor as in Drugowitsch (2013). Under 'vem', ``a / b`` is the MAP of the
-        log-precision."""
-        alpha_b = self.alpha_2 + 0.5 * post["Q"]
-        if data.intercept:
-            alpha_b = alpha_b + 0.5 * INTERCEPT_PRIOR * post["Eb2"]
-        if self.prior == "ridge":
-            lambda_b = (self.lambda_2 + 0.5 * post["ww"].sum(axis=1))[:, None]
-        else:
-            lambda_b = self.lambda_2 + 0.5 * post["ww"]
-        return alpha_b, lambda_b
-
-    # ------------------------------------------------------ Gaussian noise, ridge
-    def _ridge_posterior(self, data, alpha_a, alpha_b, lambda_b):
-        r""":math:`q(w)` for every target in the eigenbasis of the Gram matrix
-        :math:`\sum_n s_n (x_n-\bar x)(x_n-\bar x)^\top = V\,\mathrm{diag}(e)\,V^\top`:
-        precision :math:`\mathbb E[\alpha] e_k + \mathbb E[\lambda]`, mean
-        :math:`\tilde m_k = \mathbb E[\alpha]\tilde c_k / h_k` with
-        :math:`\tilde c = V^\top X^\top y`. O(n_features) per target; the residual sum of
-        squares is :math:`\mathrm{RSS}_{\mathrm{OLS}} + \sum_k (\tilde c_k^2/e_k)
-        (\mathbb E[\lambda]/h_k)^2`, a sum of non-negative terms."""
-        eig = data.eig
-        e_alpha = alpha_a / alpha_b
-        e_lambda = self._lambda_a / lambda_b[:, 0]
-        h = e_alpha[:, None] * eig["e"] + e_lambda[:, None]
-        mt = e_alpha[:, None] * eig["ct"] / h
-        mm = np.sum(mt * mt, axis=1)
-        n_zero = eig["n_zero"]
-        trace_sg = np.sum(eig["e"] / h, axis=1)
-        post = {
-            "mt": mt,
-            "mm": mm,
-            "ww": (mm + np.sum(1.0 / h, axis=1) + n_zero / e_lambda)[:, None],
-            "gamma_w": e_alpha * trace_sg,
-            "sse": eig["r_ols"] + np.sum(eig["ct2e"] * (e_lambda[:, None] / h) ** 2, axis=1),
-            "logdet": -np.sum(np.log(h), axis=1) - n_zero * np.log(e_lambda),
-        }
-        post["Q"] = post["sse"] + trace_sg
-        add_gaussian_intercept(data, post, e_alpha)
-        return post
-
-    def _ridge_step(self, data):
-        """MacKay's update for every target, kept where the objective did not drop;
-        elsewhere the coordinate-ascent update."""
-        post = self._post
-        alpha_b, lambda_b = self._alpha_b, self._lambda_b
-        mk_alpha_b, mk_lambda_b, ok = self._mackay(data, post, alpha_b, lambda_b)
-        mk_post = self._ridge_posterior(data, self._alpha_a, mk_alpha_b, mk_lambda_b)
-        mk_bound = self._elbo(data, mk_post, mk_alpha_b, mk_lambda_b, self._df)
-        take = ok & (mk_bound >= self._target_bounds)
-        if not np.all(take):
-            cv_alpha_b, cv_lambda_b = self._cavi_rates(data, post)
-            cv_post = self._ridge_posterior(data, self._alpha_a, cv_alpha_b, cv_lambda_b)
-            cv_bound = self._elbo(data, cv_post, cv_alpha_b, cv_lambda_b, self._df)
-            alpha_b = np.where(take, mk_alpha_b, cv_alpha_b)
-            lambda_b = np.where(take[:, None], mk_lambda_b, cv_lambda_b)
-            mk_post = {k: select(take, mk_post[k], cv_post[k]) for k in mk_post}
-            mk_bound = np.where(take, mk_bound, cv_bound)
-        else:
-            alpha_b, lambda_b = mk_alpha_b, mk_lambda_b
-        self._alpha_b, self._lambda_b = alpha_b, lambda_b
-        self._post, self._target_bounds = mk_post, mk_bound
-
-    # --------------------------------------------- ARD and Student-t, per target
-    def _general_step(self, data, t, init=False):
-        """One iteration for target ``t`` (ARD or Student-t noise); returns its objective.
-
-        Student-t: first the :math:`q(\\tau)` update (and :math:`\\nu`), which also gives
-        the statistics of the new weights; then the precisions (MacKay's update if it
-        does not lower the objective, else coordinate ascent); then :math:`q(w, b)`.
-        """
-        sl = slice(t, t + 1)
-        if data.mode == "student":
-            stats = self._tau_update(data, t, update=not init)
-        else:
-            stats = data.gaussian_stats(t)
-        df = self._df[sl]  # after the update of nu
-        if init:
-            post = self._general_posterior(data, t, stats, self._alpha_b[sl], self._lambda_b[sl])
-            self._post[t] = post
-            return float(self._elbo(data, post, self._alpha_b[sl], self._lambda_b[sl], df)[0])
-        current = self._post[t] if data.mode != "student" else stats["current"]
-        ref = (
-            self._target_bounds[t]
-            if data.mode != "student"
-            else float(self._elbo(data, current, self._alpha_b[sl], self._lambda_b[sl], df)[0])
-        )
-        mk_alpha_b, mk_lambda_b, ok = self._mackay(
-            data, current, self._alpha_b[sl], self._lambda_b[sl]
-        )
-        if ok[0]:
-            post = self._general_posterior(data, t, stats, mk_alpha_b, mk_lambda_b)
-            bound = float(self._elbo(data, post, mk_alpha_b, mk_lambda_b, df)[0])
-            if bound >= ref:
-                self._alpha_b[t], self._lambda_b[t] = mk_alpha_b[0], mk_lambda_b[0]
-                self._post[t] = post
-                return bound
-        alpha_b, lambda_b = self._cavi_rates(data, current)
-        post = self._general_posterior(data, t, stats, alpha_b, lambda_b)
-        self._alpha_b[t], self._lambda_b[t] = alpha_b[0], lambda_b[0]
-        self._post[t] = post
-        return float(self._elbo(data, post, alpha_b, lambda_b, df)[0])
-
-    def _prior_precisions(self, data, e_alpha, lambda_b):
-        """Diagonal prior precision of :math:`\\theta = (w, b)` (b only with Student-t
-        noise: with Gaussian noise and centred data :math:`q(b)` is separate);
-        ``lambda_b`` holds the rates of one target, shape (1,) or (n_features,)."""
-        e_lambda = self._lambda_a / lambda_b
-        prior = np.broadcast_to(e_lambda, (data.n_features,))
-        if data.joint_intercept:
-            prior = np.append(prior, INTERCEPT_PRIOR * e_alpha)
-        return np.asarray(prior, dtype=np.float64)
-
-    def _general_posterior(self, data, t, stats, alpha_b, lambda_b):
-        r""":math:`q(\theta)` for target ``t`` given the precisions, with the summaries
-        the objective and the next updates need.
-
-        Precision :math:`P = \mathbb E[\alpha] Z^\top D Z + \mathrm{diag}(\pi)`, mean
-        :math:`P^{-1}\mathbb E[\alpha] Z^\top D y` (PRML 3.53-3.54; section 10.3), with
-        :math:`D = \mathrm{diag}(s_n\mathbb E[\tau_n])`; from the Gram matrix (Cholesky)
-        or, with fewer samples than coefficients, from the kernel matrix (Woodbury).
-        """
-        d = data.n_features
-        e_alpha = float(self._alpha_a / alpha_b[0])
-        prior = self._prior_precisions(data, e_alpha, lambda_b[0])
-        p = prior.shape[0]
-        if data.kernel:
-            beta = e_alpha * stats["weights"]
-            with factor_threads(beta.shape[0]):
-                m, diag, logdet, gamma, qn, r = posterior_kernel(data.Z, beta, stats["y"], prior)
-            sdr2 = stats["weights"] @ (r * r) + stats.get("rss0", 0.0)
-            q_total = sdr2 + stats["weights"] @ qn
-            extra = {"r": r, "qn": qn, "beta": beta, "prior": prior}
-        else:
-            H, h = stats["gram"], stats["zty"]
-            with factor_threads(p):
-                m, R, diag, logdet = posterior_gram(e_alpha * H, e_alpha * h, prior)
-            gamma = 1.0 - prior * diag
-            trace = (p - np.sum(prior * diag)) / e_alpha  # tr(Sigma Z^T D Z)
-            if data.mode == "student":
-                # sum_n d_n (y_n - z_n^T m)^2 from the previous means m0 and the pass's
-                # residual statistics: no pass over the data
-                delta = m - stats["m0"]
-                sdr2 = stats["sdr2"] - 2.0 * delta @ stats["ztdr"] + delta @ H @ delta
-            else:
-                sdr2 = data.r_ols[t] + data.gram_quadratic(m - data.beta_ols[:, t])
-            sdr2 = max(sdr2, 0.0)
-            q_total = sdr2 + trace
-            extra = {"R": R}
-        mw = m[:d]
-        post = {
-            "m": m,
-            "diag": diag,
-            "mm": (mw * mw)[None, :] if self.prior == "ard" else np.array([mw @ mw]),
-            "ww": (mw * mw + diag[:d])[None, :],
-            "gamma_j": gamma[None, :d],
-            "gamma_w": np.array([np.sum(gamma[:d])]),
-            "sse": np.array([sdr2]),
-            "logdet": np.array([logdet]),
-            "Q": np.array([q_total]),
-            **extra,
-        }
-        if self.prior == "ridge":
-            post["ww"] = post["ww"].sum(axis=1, keepdims=True)
-        if data.joint_intercept:
-            post["Eb2"] = np.array([m[d] ** 2 + diag[d]])
-            post["sse"] = post["sse"] + INTERCEPT_PRIOR * m[d] ** 2
-        else:
-            add_gaussian_intercept(data, post, np.array([e_alpha]))
-        if data.mode == "student":
-            post.update(a_tau=stats["a_tau"], S3=stats["S3"], S5=stats["S5"])
-        return post
-
-    # ---------------------------------------------------------------- Student-t
-    def _tau_update(self, data, t, update=True):
-        r"""The block :math:`(\nu, q(\tau))` given :math:`q(\theta)` and :math:`\alpha`,
-        and the statistics of the new weights :math:`d_n = s_n\mathbb E[\tau_n]`.
-
-        With :math:`e_n = \mathbb E_q(y_n - z_n^\top\theta)^2` and
-        :math:`c_n = \mathbb E[\alpha] e_n`, the optimal factor is
-        :math:`q(\tau_n) = \mathrm{Gam}((\nu+1)/2, (\nu + c_n)/2)` (Tipping and Lawrence
-        2005), and the objective maximised over it is, in :math:`\nu`, the collapsed
-        Student-t term of :func:`_df_objective`; :math:`\nu` maximises that (one pass
-        over :math:`c`), then :math:`q(\tau)` follows: an exact maximisation over the
-        block, which needs far fewer iterations than alternating :math:`\nu` and
-        :math:`q(\tau)` (the ECME idea of Liu and Rubin 1995). With ``update=False``
-        (initialisation) every :math:`\mathbb E[\tau_n] = 1` and :math:`\nu` is the
-        starting value.
-
-        Also returns, as ``stats["current"]``, the summaries of the current
-        :math:`q(\theta)` under the new :math:`q(\tau)`: the reference objective of
-        this iteration and the input of the precision updates.
-        """
-        e_alpha = float(self._alpha_a / self._alpha_b[t])
-        post = self._post[t]
-        y = data.Yc[:, t]
-        if update:
-            if data.kernel:
-                r, qn = post["r"], post["qn"]
-            else:
-                r, qn = residual_pass(data.X, data.x_offset, y, post["m"], post["R"],
-                                       data.intercept)  # fmt: skip
-            r2 = r * r
-            e = r2 + qn
-            self._check_residual_resolution(e_alpha, y, r, e, float(self._df[t]))
-            if self.df is None:
-                self._df[t] = update_df(data.s, e_alpha * e, float(self._df[t]))
-            nu = float(self._df[t])
-            a_tau = 0.5 * (nu + 1.0)
-            b = 0.5 * nu + 0.5 * e_alpha * e
-        else:
-            a_tau = 0.5 * (float(self._df[t]) + 1.0)
-            b = np.full(data.n_samples, a_tau)
-        weights = data.s * (a_tau / b)
-        if data.kernel:
-            stats = {"weights": weights, "y": y}
-        else:
-            m0 = post["m"] if update else np.zeros(data.p)
-            gram, zty = weighted_gram(data.X, data.x_offset, y, weights, data.intercept)
-            stats = {"gram": gram, "zty": zty, "m0": m0}
-            if update:
-                stats.update(sdr2=weights @ r2, ztdr=zty - gram @ m0)
-            else:
-                stats.update(sdr2=weights @ (y * y), ztdr=zty)
-        self._tau_b[:, t] = b
-        stats.update(
-            a_tau=np.array([a_tau]),
-            S3=np.array([data.s @ np.log(b)]),
-            S5=np.array([data.s @ expm1_minus(np.log(a_tau) - np.log(b))]),
-        )
-        if update:
-            current = dict(post, Q=np.array([weights @ e]), sse=np.array([weights @ r2]))
-            current.update(a_tau=stats["a_tau"], S3=stats["S3"], S5=stats["S5"])
-            if data.joint_intercept:
-                current["sse"] = current["sse"] + INTERCEPT_PRIOR * post["m"][-1] ** 2
-            stats["current"] = current
-        return stats
-
-    def _check_residual_resolution(self, e_alpha, y, r, e, nu):
-        r"""Raise if the rounding of the residuals moves a Student-t weight
-        :math:`(\nu + 1) / (\nu + \mathbb E[\alpha] e_n)` by more than
-        :data:`RESIDUAL_RESOLUTION` relative: the weights, and the objective, are then
-        set by rounding (on noise-free data with ``alpha_1=1e30`` the objective went
-        down by 1e15 nats)."""
-        unit = np.finfo(np.float64).eps * float(np.max(np.abs(y), initial=0.0))
-        shift = e_alpha * unit * (2.0 * np.abs(r) + unit) / (nu + e_alpha * e)
-        if np.max(shift, initial=0.0) > RESIDUAL_RESOLUTION:
-            raise ValueError(
-                f"Student-t noise: the noise precision reached {e_alpha:.3g} (a noise "
-                f"standard deviation of {e_alpha**-0.5:.3g}) while the residuals are "
-                f"known to {unit:.3g}, the rounding units of y: float64 residuals cannot "
-                "resolve the per-sample precisions. y is fitted (almost) exactly, or the "
-                f"noise hyperprior forces it (alpha_1={self.alpha_1:g}, "
-                f"alpha_2={self.alpha_2:g}): use noise='gaussian', a smaller alpha_1 or a "
-                "larger alpha_2."
-            )
-
     # ------------------------------------------------------------- publishing
-    def _publish(self, data, X, Y, single):
-        """Fitted attributes from the final variational parameters."""
-        T, d = data.n_targets, data.n_features
-        e_alpha = self._alpha_a / self._alpha_b
-        e_lambda = self._lambda_a / self._lambda_b
-        coef = np.empty((T, d))
-        sigma = np.empty((T, d, d))
-        cov_wb = np.zeros((T, d))
-        var_b = np.zeros(T)
-        mean_b = np.zeros(T)
-        if data.mode == "ridge":
-            basis = data.eig_basis()
-            post = self._post
-            # Sigma = V diag(1/h) V^T + N N^T / lambda with N an orthonormal basis of the
-            # directions without data: a sum of positive terms (the form
-            # V diag(1/h - 1/lambda) V^T + I/lambda cancels when the data dominate)
-            null = _orthogonal_complement(basis)
-            for t in range(T):
-                coef[t] = basis @ post["mt"][t]
-                h = e_alpha[t] * data.eig["e"] + e_lambda[t, 0]
-                sigma[t] = (basis / h) @ basis.T
-                if null.shape[1]:
-                    sigma[t] += (null / e_lambda[t, 0]) @ null.T
-            var_b[:] = post["var_b"]
-        else:
-            for t in range(T):
-                post = self._post[t]
-                if data.kernel:
-                    cov = covariance_kernel(data.Z, post["beta"], post["prior"])
-                else:
-                    cov = post["R"].T @ post["R"]
-                coef[t] = post["m"][:d]
-                sigma[t] = cov[:d, :d]
-                if data.joint_intercept:
-                    mean_b[t] = post["m"][d]
-                    var_b[t] = cov[d, d]
-                    cov_wb[t] = cov[:d, d]
-                else:
-                    var_b[t] = post["var_b"][0]
-        sigma = 0.5 * (sigma + np.swapaxes(sigma, 1, 2))
-        coef_std = np.sqrt(np.maximum(np.diagonal(sigma, axis1=1, axis2=2), 0.0))
-        x_off = data.x_offset
-        intercept = data.y_offset + mean_b - coef @ x_off
-        intercept_var = var_b - 2.0 * cov_wb @ x_off + np.einsum("i,tij,j->t", x_off, sigma, x_off)
-        intercept_std = np.sqrt(np.maximum(intercept_var, 0.0))
-        student = data.mode == "student"
-        if student:
-            df = self._df.copy()
-            dof = df
-        else:
-            df = np.full(T, np.inf)
-            dof = df if self.method == "vem" else np.full(T, 2.0 * self._alpha_a)
-        lam = e_lambda[:, 0] if self.prior == "ridge" else e_lambda
-
-        # what prediction needs, for every target
-        self._single = single
-        self._x_offset = x_off
-        self._coef_all = coef
-        self._intercept_all = intercept
-        self._sigma_all = sigma
-        self._cov_wb = cov_wb
-        self._var_b = var_b
-        self._noise_var = 1.0 / e_alpha
-        self._pred_dof = np.asarray(dof, dtype=np.float64)
-
-        # fitted arrays and predictions in the dtype of X (float32 stays float32, as in
-        # BayesianRidge; everything is computed in float64)
-        dtype = X.dtype
-        self._out_dtype = dtype
+    def _publish(self, data, state):
+        """Fitted attributes from the final state, in the dtype of ``X`` (float32 stays
+        float32, as in BayesianRidge; everything is computed in float64)."""
+        d, single, q, dtype = data.design, data.single, state.precisions, data.X.dtype
+        pred, intercept_std = kern.predictive_parameters(d, state, self.method == "vem")
+        e_alpha, e_lambda = q.alpha_shape / q.alpha_rate, q.lambda_shape / q.lambda_rate
+        student = d.mode == "student"
+        df = pred.dof if student else np.full(d.n_targets, np.inf)
+        self._single, self._pred, self._out_dtype = single, pred, dtype
 
         def out(a):
             return (a[0] if single else a).astype(dtype, copy=False)
@@ -980,49 +518,26 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         def per_target(a):
             return float(a[0]) if single else a.astype(dtype, copy=False)
 
-        self.coef_ = out(coef)
-        self.intercept_ = per_target(intercept)
+        self.coef_ = out(pred.coef)
+        self.intercept_ = per_target(pred.intercept)
         self.alpha_ = per_target(e_alpha)
-        self.lambda_ = out(lam) if self.prior == "ard" else per_target(lam)
-        self.sigma_ = out(sigma)
-        self.coef_std_ = out(coef_std)
+        self.lambda_ = out(e_lambda) if self.prior == "ard" else per_target(e_lambda[:, 0])
+        self.sigma_ = out(pred.sigma)
+        self.coef_std_ = out(np.sqrt(np.maximum(np.diagonal(pred.sigma, axis1=1, axis2=2), 0.0)))
         self.intercept_std_ = per_target(intercept_std)
         self.df_ = per_target(df)
-        if student:
-            # E[tau_n] of every training row at the fitted q(w, b), alpha and nu
-            mean, scale2, _ = self._predictive(X)
-            e = (Y - mean) ** 2 + (scale2 - self._noise_var[None, :])
-            precisions = (0.5 * (df + 1.0)) / (0.5 * df + 0.5 * e_alpha * e)
-        else:
-            precisions = np.ones_like(Y)
-        precisions = precisions.astype(dtype, copy=False)
-        self.sample_precisions_ = precisions[:, 0] if single else precisions
-        # the fitting state is not needed for prediction
-        for name in ("_post", "_tau_b", "_coef_prev", "_coef_step", "_coef_remaining"):
-            if hasattr(self, name):
-                delattr(self, name)
+        # E[tau_n] of every training row at the fitted q(w, b), alpha and nu
+        tau = kern.sample_precisions(pred, data.X, data.Y, df, e_alpha) if student else None
+        self.sample_precisions_ = self._output(np.ones_like(data.Y) if tau is None else tau)[0]
 
     # --------------------------------------------------------------- prediction
     def _check_X(self, X):
         check_is_fitted(self)
         return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
 
-    def _predictive(self, X):
-        """Mean, squared scale and dof of the predictive Student-t, shapes (n, T)."""
-        mean = X @ self._coef_all.T + self._intercept_all[None, :]
-        n, T = mean.shape
-        var = np.empty((n, T))
-        for start in range(0, n, BLOCK_ROWS):
-            stop = min(start + BLOCK_ROWS, n)
-            xc = X[start:stop] - self._x_offset
-            for t in range(T):
-                var[start:stop, t] = (
-                    np.einsum("ij,ij->i", xc @ self._sigma_all[t], xc)
-                    + 2.0 * xc @ self._cov_wb[t]
-                    + self._var_b[t]
-                )
-        scale2 = np.maximum(var, 0.0) + self._noise_var[None, :]
-        return mean, scale2, self._pred_dof
+    def _output(self, *arrays):
+        out = tuple(a.astype(self._out_dtype, copy=False) for a in arrays)
+        return tuple(a[:, 0] for a in out) if self._single else out
 
     def predict(self, X, return_std=False):
         """Predictive mean, and optionally the predictive standard deviation.
@@ -1042,19 +557,10 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
             Only with ``return_std=True``.
         """
         X = self._check_X(X)
-        dtype = self._out_dtype
         if not return_std:
-            mean = (X @ self._coef_all.T + self._intercept_all[None, :]).astype(dtype, copy=False)
-            return mean[:, 0] if self._single else mean
-        mean, scale2, dof = self._predictive(X)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            factor = np.where(dof > 2.0, dof / (dof - 2.0), np.inf)
-        factor = np.where(np.isinf(dof), 1.0, factor)
-        std = np.sqrt(scale2 * factor[None, :])
-        mean, std = mean.astype(dtype, copy=False), std.astype(dtype, copy=False)
-        if self._single:
-            return mean[:, 0], std[:, 0]
-        return mean, std
+            return self._output(kern.predictive_mean(self._pred, X))[0]
+        mean, scale2, dof = kern.predictive(self._pred, X)
+        return self._output(mean, kern.predictive_std(scale2, dof))
 
     def predict_interval(self, X, coverage=0.9):
         """Central interval of the predictive distribution.
@@ -1072,20 +578,7 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         if not 0.0 < coverage < 1.0:
             raise ValueError(f"coverage must be in (0, 1), got {coverage!r}.")
         X = self._check_X(X)
-        mean, scale2, dof = self._predictive(X)
-        q = np.array(
-            [stats.norm.ppf(0.5 + 0.5 * coverage) if np.isinf(v)
-             else stats.t.ppf(0.5 + 0.5 * coverage, v) for v in dof]
-        )  # fmt: skip
-        half = q[None, :] * np.sqrt(scale2)
-        dtype = self._out_dtype
-        lower, upper = (
-            (mean - half).astype(dtype, copy=False),
-            (mean + half).astype(dtype, copy=False),
-        )
-        if self._single:
-            return lower[:, 0], upper[:, 0]
-        return lower, upper
+        return self._output(*kern.predictive_interval(*kern.predictive(self._pred, X), coverage))
 
     def score(self, X, y, sample_weight=None):
         r"""Coefficient of determination :math:`R^2` of :meth:`predict` on ``(X, y)``.

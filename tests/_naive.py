@@ -41,6 +41,18 @@ suff_stats
     Weighted sufficient statistics (Bishop 10.51-10.53).
 log_predictive
     The posterior predictive density (Bishop 10.78-10.82).
+mixture_update
+    The conjugate M-step from sufficient statistics (Bishop 10.58-10.63).
+dirichlet_expectation, kl_dirichlet, lda_doc_e_step, lda_phi, lda_doc_bound, lda_elbo,
+lda_cvb0_pass, lda_log_evidence, lda_stats, lda_alpha_objective, lda_eta_objective
+    LDA: the per-document E-step, the ELBO, a CVB0 pass, the exact log evidence of a
+    tiny corpus, the additive statistics of a set of documents and the objectives of
+    the empirical-Bayes prior updates.
+regression_posterior, regression_log_evidence, regression_mackay, regression_elbo,
+regression_student_weights
+    Bayesian linear regression: the Gaussian posterior of the coefficients, the exact
+    log evidence for known precisions, MacKay's fixed-point updates, the ELBO by direct
+    expectation and the Student-t per-sample weights.
 """
 
 import itertools
@@ -50,13 +62,30 @@ from scipy import stats
 from scipy.special import digamma, gammaln, logsumexp, multigammaln
 
 __all__ = [
+    "dirichlet_expectation",
     "expected_log_weights",
+    "kl_dirichlet",
+    "lda_alpha_objective",
+    "lda_cvb0_pass",
+    "lda_doc_bound",
+    "lda_doc_e_step",
+    "lda_elbo",
+    "lda_eta_objective",
+    "lda_log_evidence",
+    "lda_phi",
+    "lda_stats",
     "log_evidence_normal_gamma_diag",
     "log_evidence_normal_gamma_spherical",
     "log_evidence_normal_wishart",
     "log_predictive",
     "log_resp",
     "log_rho",
+    "mixture_update",
+    "regression_elbo",
+    "regression_log_evidence",
+    "regression_mackay",
+    "regression_posterior",
+    "regression_student_weights",
     "suff_stats",
 ]
 
@@ -659,3 +688,208 @@ def lda_log_evidence(X, alpha, eta, K):
             log_joint += np.sum(gammaln(n_kw + eta) - gammaln(eta))
         terms.append(log_joint)
     return float(logsumexp(terms))
+
+
+# ---------------------------------------------------------------------------
+# Gaussian mixture: the conjugate update (M-step)
+# ---------------------------------------------------------------------------
+
+
+def mixture_update(
+    X, resp, sample_weight, prior_type, alpha0, beta0, m0, nu0, C0, covariance_type, reg_covar=0.0
+):
+    r"""Conjugate updates of Bishop (10.58)-(10.63), plain loops over the components.
+
+    ``N_k = sum_n w_n r_nk``, ``xbar_k`` the weighted mean, ``beta_k = beta0 + N_k``,
+    ``m_k = (beta0 m0 + N_k xbar_k) / beta_k`` and, per covariance type (``S_nk`` the
+    weighted scatter ``sum_n w_n r_nk (x_n - xbar_k)(x_n - xbar_k)^T``):
+
+    * full: ``C_k = C0 + S_k + beta0 N_k / beta_k (xbar_k - m0)(xbar_k - m0)^T
+      + N_k reg I``, ``nu_k = nu0 + N_k``;
+    * tied: ``C = C0 + sum_k (the same data terms)``, ``nu = nu0 + sum_k N_k``;
+    * diag: the diagonals of the full ones, ``nu_k = nu0 + N_k``;
+    * spherical: ``c_k = c0 + tr(data terms) / d + N_k reg``, ``nu_k = nu0 + N_k``.
+
+    Weights: ``alpha_k = alpha0 + N_k`` (``"dirichlet_distribution"``), or the sticks
+    ``a_k = 1 + N_k``, ``b_k = alpha0 + sum_{j>k} N_j`` with ``b_K = 0``.
+
+    Returns ``(weight_concentration, beta, means, dof, scale_inv)`` in the shapes of the
+    module docstring (``weight_concentration`` an ``(a, b)`` pair for the sticks).
+    """
+    X = np.asarray(X, dtype=float)
+    n, d = X.shape
+    K = resp.shape[1]
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    nk, xbar, scatter = suff_stats(X, resp, w)
+    beta = beta0 + nk
+    means = (beta0 * m0 + nk[:, None] * xbar) / beta[:, None]
+    terms = []
+    for k in range(K):
+        diff = xbar[k] - m0
+        shrunk = beta0 * nk[k] / beta[k] * np.outer(diff, diff)
+        terms.append(scatter[k] + shrunk + nk[k] * reg_covar * np.eye(d))
+    terms = np.array(terms)
+    if covariance_type == "full":
+        scale_inv, dof = C0 + terms, nu0 + nk
+    elif covariance_type == "tied":
+        scale_inv, dof = C0 + terms.sum(axis=0), nu0 + nk.sum()
+    elif covariance_type == "diag":
+        scale_inv = C0 + np.array([np.diag(t) for t in terms])
+        dof = nu0 + nk
+    else:
+        scale_inv = C0 + np.array([np.trace(t) / d for t in terms])
+        dof = nu0 + nk
+    if prior_type == "dirichlet_distribution":
+        concentration = alpha0 + nk
+    else:
+        b = np.array([alpha0 + nk[k + 1 :].sum() for k in range(K)])
+        b[-1] = 0.0
+        concentration = (1.0 + nk, b)
+    return concentration, beta, means, dof, scale_inv
+
+
+# ---------------------------------------------------------------------------
+# LDA: a chunk's additive statistics and the empirical-Bayes objectives
+# ---------------------------------------------------------------------------
+
+
+def lda_stats(X, components, alpha, gamma):
+    """The statistics of the documents ``X`` (dense (D, V)) with ``gamma`` (D, K) and
+    ``phi`` at its optimum for it and the topics ``components`` (K, V), from their
+    definitions, over the non-empty documents: ``(S, words, doc_kl, n_docs,
+    e_log_theta_sum)`` with ``S[w, k] = sum_d n_dw phi_dwk`` (V, K), ``words = sum_dwk n_dw
+    phi_dwk (E ln theta_dk + E ln beta_kw - ln phi_dwk)``, ``doc_kl = sum_d KL(Dir(gamma_d)
+    || Dir(alpha))``, ``n_docs`` and ``sum_d E ln theta_d`` (K,)."""
+    X = np.asarray(X, dtype=float)
+    e_log_beta = dirichlet_expectation(components)
+    K, V = e_log_beta.shape
+    alpha = np.broadcast_to(np.asarray(alpha, dtype=float), (K,))
+    S, words, doc_kl, n_docs, elt = np.zeros((V, K)), 0.0, 0.0, 0, np.zeros(K)
+    for d in np.flatnonzero(X.sum(axis=1) > 0):
+        e_log_theta = dirichlet_expectation(gamma[d])
+        phi = lda_phi(gamma[d], e_log_beta)
+        S += X[d][:, None] * phi
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_phi = np.where(phi > 0, np.log(phi), 0.0)
+        words += np.sum(X[d][:, None] * phi * (e_log_theta[None, :] + e_log_beta.T - log_phi))
+        doc_kl += kl_dirichlet(gamma[d], alpha)
+        n_docs += 1
+        elt += e_log_theta
+    return S, float(words), float(doc_kl), n_docs, elt
+
+
+def lda_alpha_objective(alpha, e_log_theta_mean):
+    """The ELBO's terms in ``alpha`` per non-empty document: ``ln C(alpha) + (alpha - 1)
+    . mean_d E ln theta_d`` (Minka 2000, eq. 1)."""
+    alpha = np.asarray(alpha, dtype=float)
+    return float(
+        gammaln(alpha.sum()) - gammaln(alpha).sum() + (alpha - 1) @ np.asarray(e_log_theta_mean)
+    )
+
+
+def lda_eta_objective(eta, e_log_beta):
+    """The ELBO's terms in a symmetric ``eta``: ``K [ln Gamma(V eta) - V ln Gamma(eta)] +
+    (eta - 1) sum_kw E ln beta_kw``."""
+    K, V = np.shape(e_log_beta)
+    return float(K * (gammaln(V * eta) - V * gammaln(eta)) + (eta - 1) * np.sum(e_log_beta))
+
+
+# ------------------------------------------------------------------- regression
+# Bayesian linear regression (skvi.VariationalEMRegressor) without an intercept and with
+# Gaussian noise: y_n ~ N(x_n^T w, 1/alpha), w_j ~ N(0, 1/lambda_j), each sample's terms
+# multiplied by its weight s_n; alpha ~ Gam(alpha_1, alpha_2), lambda_j ~ Gam(lambda_1,
+# lambda_2) (rate parameterisation; one lambda for every feature under the ridge prior).
+
+
+def regression_posterior(X, y, alpha, lam, sample_weight=None):
+    """The exact posterior ``N(m, Sigma)`` of the coefficients for known precisions:
+    ``Sigma = (alpha X^T S X + diag(lam))^{-1}``, ``m = alpha Sigma X^T S y`` (PRML
+    3.53-3.54), by a dense inverse. ``lam`` a scalar or one value per feature."""
+    X = np.asarray(X, dtype=float)
+    s = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+    lam = np.broadcast_to(np.asarray(lam, dtype=float), (X.shape[1],))
+    Sigma = np.linalg.inv(alpha * (X.T * s) @ X + np.diag(lam))
+    return alpha * Sigma @ (X.T @ (s * y)), Sigma
+
+
+def regression_log_evidence(X, y, alpha, lam):
+    """``ln N(y | 0, I/alpha + X diag(1/lam) X^T)``: the exact log marginal likelihood of
+    the data for known precisions (unit weights)."""
+    X = np.asarray(X, dtype=float)
+    lam = np.broadcast_to(np.asarray(lam, dtype=float), (X.shape[1],))
+    cov = np.eye(X.shape[0]) / alpha + (X / lam) @ X.T
+    return float(stats.multivariate_normal(np.zeros(X.shape[0]), cov).logpdf(y))
+
+
+def regression_mackay(X, y, alpha, lam, hyper, ard, sample_weight=None):
+    """MacKay's fixed-point update (MacKay 1992, with the hyperpriors of BayesianRidge)
+    from the exact posterior at ``alpha``, ``lam``: ``gamma_j = 1 - lam_j Sigma_jj``,
+    ``alpha' = (N - sum gamma + 2 alpha_1) / (sum_n s_n (y_n - x_n^T m)^2 + 2 alpha_2)``,
+    ``lam_j' = (gamma_j + 2 lambda_1) / (m_j^2 + 2 lambda_2)`` (ARD) or
+    ``(sum gamma + 2 lambda_1) / (m^T m + 2 lambda_2)`` (ridge). ``hyper`` is
+    ``(alpha_1, alpha_2, lambda_1, lambda_2)``."""
+    alpha_1, alpha_2, lambda_1, lambda_2 = hyper
+    s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+    m, Sigma = regression_posterior(X, y, alpha, lam, s)
+    lam = np.broadcast_to(np.asarray(lam, dtype=float), m.shape)
+    gamma = 1.0 - lam * np.diag(Sigma)
+    alpha_new = (s.sum() - gamma.sum() + 2 * alpha_1) / (s @ (y - X @ m) ** 2 + 2 * alpha_2)
+    if ard:
+        return alpha_new, (gamma + 2 * lambda_1) / (m * m + 2 * lambda_2)
+    return alpha_new, (gamma.sum() + 2 * lambda_1) / (m @ m + 2 * lambda_2)
+
+
+def regression_elbo(X, y, m, Sigma, q_alpha, q_lambda, hyper, point, sample_weight=None):
+    """The regressor's objective, term by term from the definitions.
+
+    ``q_alpha = (a, b)``: ``q(alpha) = Gam(a, b)``; ``q_lambda = (a, b)`` with ``b`` of
+    length 1 (ridge: one lambda for every w_j) or n_features (ARD); ``q(w) = N(m, Sigma)``.
+    'vbem' (``point=False``): ``E ln p(y | w, alpha) + E ln p(w | lambda) + E ln p(alpha)
+    + sum E ln p(lambda) + H[q(w)] + H[q(alpha)] + sum H[q(lambda)]``, the expectations
+    through digamma and the entropies from ``scipy.stats``. 'vem' (``point=True``): the
+    precisions are the points ``a / b`` and the hyperprior terms are the log densities of
+    ``ln alpha``, ``ln lambda_j``: ``ln Gam(e^u | shape, rate) + u``.
+    """
+    alpha_1, alpha_2, lambda_1, lambda_2 = hyper
+    X = np.asarray(X, dtype=float)
+    n, d = X.shape
+    s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+    N = s.sum()
+    (a_alpha, b_alpha), (a_lam, b_lam) = q_alpha, q_lambda
+    b_lam = np.atleast_1d(np.asarray(b_lam, dtype=float))
+    e_sq = s @ (y - X @ m) ** 2 + np.trace((X.T * s) @ X @ Sigma)
+    ww = m * m + np.diag(Sigma)
+    if point:
+        e_alpha = a_alpha / b_alpha
+        e_log_alpha = np.log(e_alpha)
+        e_lam = a_lam / b_lam
+        e_log_lam = np.log(e_lam)
+    else:
+        e_alpha, e_log_alpha = a_alpha / b_alpha, digamma(a_alpha) - np.log(b_alpha)
+        e_lam, e_log_lam = a_lam / b_lam, digamma(a_lam) - np.log(b_lam)
+    lam_j = np.broadcast_to(e_lam, (d,))
+    log_lam_j = np.broadcast_to(e_log_lam, (d,))
+    log_2pi = np.log(2 * np.pi)
+    out = 0.5 * N * (e_log_alpha - log_2pi) - 0.5 * e_alpha * e_sq
+    out += np.sum(0.5 * (log_lam_j - log_2pi) - 0.5 * lam_j * ww)
+    out += 0.5 * d * (1 + log_2pi) + 0.5 * np.linalg.slogdet(Sigma)[1]
+    if point:
+        out += stats.gamma(alpha_1, scale=1 / alpha_2).logpdf(e_alpha) + e_log_alpha
+        out += np.sum(stats.gamma(lambda_1, scale=1 / lambda_2).logpdf(e_lam) + e_log_lam)
+        return float(out)
+    out += (alpha_1 * np.log(alpha_2) - gammaln(alpha_1) + (alpha_1 - 1) * e_log_alpha
+            - alpha_2 * e_alpha)  # fmt: skip
+    out += np.sum(lambda_1 * np.log(lambda_2) - gammaln(lambda_1)
+                  + (lambda_1 - 1) * e_log_lam - lambda_2 * e_lam)  # fmt: skip
+    out += stats.gamma(a_alpha, scale=1 / b_alpha).entropy()
+    out += np.sum(stats.gamma(a_lam, scale=1 / b_lam).entropy())
+    return float(out)
+
+
+def regression_student_weights(Z, y, m, Sigma, e_alpha, nu, sample_weight):
+    """Student-t noise: the optimal ``q(tau_n) = Gam((nu + 1)/2, (nu + E[alpha] e_n)/2)``
+    for ``e_n = (y_n - z_n^T m)^2 + z_n^T Sigma z_n``; returns the rates ``b_n`` and the
+    weights ``d_n = s_n E[tau_n]``."""
+    e = (y - Z @ m) ** 2 + np.einsum("ni,ij,nj->n", Z, Sigma, Z)
+    b = 0.5 * nu + 0.5 * e_alpha * e
+    return b, sample_weight * (0.5 * (nu + 1.0)) / b

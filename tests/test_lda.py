@@ -30,7 +30,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skvi import VariationalLDA
+from skvi import _lda_kernels as kern
 from skvi.datasets import load_docstrings, make_lda_corpus
+from skvi.lda import _Corpus
 from skvi.metrics import perplexity_from_theta
 
 from . import _naive as nv
@@ -110,7 +112,7 @@ def test_a_restart_that_would_lower_the_elbo_is_replaced_by_a_warm_pass():
     # the previous ELBO (measured: 5 of 30 passes), and those passes are warm-started.
     X, _, _ = make_lda_corpus(200, 30, 5, doc_topic_prior=0.05, doc_length=10, random_state=0)
     model = VariationalLDA(5, max_iter=30, random_state=0).fit(X)
-    assert 1 <= model._n_warm_passes <= 29
+    assert 1 <= model._state.n_warm_passes <= 29
     assert np.all(np.diff(model.lower_bounds_) >= 0)
 
 
@@ -134,34 +136,36 @@ def test_each_sweep_returns_the_exact_elbo(doc_prior, word_prior):
     model = VariationalLDA(3, max_iter=4, **kw)
     model._validate_params()
     Xc = model._check_X(X, reset=True, whom="test")
-    model._initialize(Xc, None, check_random_state(0))
+    data = _Corpus(Xc, model._resolve_priors(Xc.shape[1]), None)
+    state, _ = model._initial_state(data, check_random_state(0))
     empty = X.sum(axis=1) == 0
     bounds = []
     for _ in range(4):
-        previous = model.components_.copy()
-        bound = model._batch_step(Xc)
+        previous = state.topics.components
+        state, bound = model._sweep(data, state)
+        assert bound == state.bound
         bounds.append(bound)
-        alpha, eta = model._alpha, model._eta
+        (alpha, eta), components = state.prior, state.topics.components
         if np.ndim(doc_prior) == 1:
             assert_allclose(alpha, doc_prior, rtol=0)
         elif doc_prior != "auto":
             assert_allclose(alpha, 1 / 3 if doc_prior is None else doc_prior, rtol=0)
-        gamma = model._gamma.copy()
+        gamma = state.gamma.copy()
         gamma[empty] = alpha  # q(theta_d) = prior: the empty documents add nothing
-        ref = nv.lda_elbo(X, model.components_, alpha, eta, gamma, phi_components=previous)
+        ref = nv.lda_elbo(X, components, alpha, eta, gamma, phi_components=previous)
         assert_allclose(bound, ref, rtol=1e-8)
         # phi at its optimum for the new topics can only be better
-        assert nv.lda_elbo(X, model.components_, alpha, eta, gamma) >= bound - 1e-8 * abs(bound)
+        assert nv.lda_elbo(X, components, alpha, eta, gamma) >= bound - 1e-8 * abs(bound)
         # the topics are the conjugate update with that phi
         stats = sum(
             X[d][:, None] * nv.lda_phi(gamma[d], nv.dirichlet_expectation(previous))
             for d in np.flatnonzero(~empty)
         )
         if word_prior != "auto":  # with 'auto' eta is updated after lambda
-            assert_allclose(model.components_, eta + stats.T, rtol=1e-9)
+            assert_allclose(components, eta + stats.T, rtol=1e-9)
     fitted = VariationalLDA(3, max_iter=4, **kw).fit(X)
     assert_allclose(fitted.lower_bounds_, bounds, rtol=1e-12)
-    assert_allclose(fitted.components_, model.components_, rtol=1e-12)
+    assert_allclose(fitted.components_, components, rtol=1e-12)
 
 
 def test_planted_topics_are_recovered():
@@ -216,7 +220,7 @@ def test_passes_follow_sklearn_batch_at_its_defaults():
     ours = VariationalLDA(4, max_iter=3, random_state=3).fit(X)
     theirs = LatentDirichletAllocation(4, max_iter=3, learning_method="batch", random_state=3)
     theirs.fit(X)
-    assert ours._n_warm_passes == 0
+    assert ours._state.n_warm_passes == 0
     assert_allclose(ours.components_, theirs.components_, rtol=1e-4)
 
 
@@ -332,7 +336,7 @@ def test_perplexity_of_the_fitted_model_beats_shuffled_topics():
     model = VariationalLDA(5, max_iter=20, random_state=1).fit(X_train)
     shuffled = copy.deepcopy(model)
     perm = np.random.RandomState(0).permutation(X_train.shape[1])
-    shuffled._set_topics(model.components_[:, perm])
+    shuffled._state = model._state._replace(topics=kern.make_topics(model.components_[:, perm]))
     fitted, other = model.perplexity(X_test), shuffled.perplexity(X_test)
     # measured: 6.6 for the fitted topics, 4.3e3 for the shuffled ones
     assert fitted < 0.5 * other

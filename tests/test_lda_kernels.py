@@ -1,14 +1,14 @@
 """The LDA E-step kernel against the plain NumPy references of ``_naive.py``."""
 
-import mpmath
+import warnings
+
 import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
-from scipy.special import digamma, gammaln
+from scipy.special import digamma
 
-from skvi import VariationalLDA
 from skvi import _lda_kernels as kern
 from skvi.datasets import make_lda_corpus
 
@@ -76,19 +76,19 @@ def _run(
     return gamma, out
 
 
-def test_set_topics_builds_the_kernel_inputs():
+def test_make_topics_builds_the_kernel_inputs():
     _, lam, _ = _problem()
-    model = VariationalLDA(n_components=lam.shape[0])
-    model._set_topics(lam)
+    topics = kern.make_topics(lam)
     e_log_beta, etw, shift = _topics(lam)
-    assert_allclose(model._e_log_beta, e_log_beta, rtol=1e-12, atol=1e-12)
-    assert_allclose(model._word_shift, shift, rtol=1e-12, atol=1e-12)
-    assert_allclose(model._exp_topic_word, etw, rtol=1e-12)
-    assert model._exp_topic_word.flags.c_contiguous
-    assert model._exp_topic_word.shape == (lam.shape[1], lam.shape[0])
+    assert topics.components is lam
+    assert_allclose(topics.e_log_beta, e_log_beta, rtol=1e-12, atol=1e-12)
+    assert_allclose(topics.word_shift, shift, rtol=1e-12, atol=1e-12)
+    assert_allclose(topics.exp_topic_word, etw, rtol=1e-12)
+    assert topics.exp_topic_word.flags.c_contiguous
+    assert topics.exp_topic_word.shape == (lam.shape[1], lam.shape[0])
     # the float32 copy
-    assert model._inner.dtype == np.float32 and model._inner.shape == etw.shape
-    assert_allclose(model._inner, etw, rtol=1e-7)
+    assert topics.inner.dtype == np.float32 and topics.inner.shape == etw.shape
+    assert_allclose(topics.inner, etw, rtol=1e-7)
 
 
 @pytest.mark.parametrize("eta", [0.01, 1.0, 7.5])
@@ -442,55 +442,6 @@ def test_cvb0_serial_equals_parallel_and_thread_count_does_not_matter():
 
 
 # ------------------------------------------ issue 11: accuracy at extreme scales
-@pytest.mark.parametrize("x", [1e-8, 0.1, 1 / 3, 1.4616, 10.0, 1e5, 1e300])
-def test_lgamma_increment_matches_high_precision(x):
-    ratios = [-0.5, -1e-3, -2e-6, -1e-300, 0.0, 1e-300, 1e-12, 1e-6, 2e-6, 1.0, 1e3]
-    checked = 0
-    for ratio in ratios:
-        y = x + ratio * x
-        if (ratio != 0 and y == x) or y <= 0 or not np.isfinite(y):
-            continue  # the step is lost in x + d: nothing to compute
-        d = y - x  # exactly the step the kernel sees
-        with mpmath.workdps(700):
-            ref = float(mpmath.loggamma(mpmath.mpf(y)) - mpmath.loggamma(mpmath.mpf(x)))
-        got = kern.lgamma_increment(x, d, y, *kern._increment_table(np.array([x]))[0])
-        # Taylor branch: relative to the step; difference branch: rounding of the lgammas
-        tol = 1e-12 * abs(ref) + 4e-16 * (abs(gammaln(x)) + abs(gammaln(y)))
-        assert abs(got - ref) <= tol, (ratio, got, ref)
-        checked += 1
-    assert checked >= 8
-
-
-@pytest.mark.parametrize("scale", [1e-300, 1e-8, 1.0, 1e100])
-def test_dirichlet_kl_from_prior_is_accurate_to_the_size_of_the_step(scale):
-    rng = np.random.RandomState(0)
-    prior = rng.uniform(0.05, 3.0, 6)
-    posterior = prior + scale * rng.uniform(0, 2, 6)
-    e_log = digamma(posterior) - digamma(posterior.sum())
-    got = kern.dirichlet_kl_from_prior(
-        prior, kern._increment_table(prior), prior.sum(),
-        kern._increment_table(np.array([prior.sum()]))[0], posterior, e_log,
-    )  # fmt: skip
-    with mpmath.workdps(700):
-        a = [mpmath.mpf(v) for v in prior]
-        b = [mpmath.mpf(v) for v in posterior]
-        e_log_b = [mpmath.digamma(v) - mpmath.digamma(sum(b)) for v in b]
-        ref = (
-            mpmath.loggamma(sum(b)) - sum(mpmath.loggamma(v) for v in b)
-            - mpmath.loggamma(sum(a)) + sum(mpmath.loggamma(v) for v in a)
-            + sum((v - u) * e for u, v, e in zip(a, b, e_log_b, strict=True))
-        )  # fmt: skip
-    # the KL is second order in the step: exact 0 only when posterior == prior
-    assert got >= 0 or abs(got) <= 1e-15 * scale
-    assert abs(got - float(ref)) <= 1e-9 * abs(float(ref)) + 1e-14 * scale, (got, float(ref))
-    same = kern.dirichlet_kl_from_prior(
-        prior, kern._increment_table(prior), prior.sum(),
-        kern._increment_table(np.array([prior.sum()]))[0], prior,
-        digamma(prior) - digamma(prior.sum()),
-    )  # fmt: skip
-    assert same == 0.0
-
-
 def test_float32_phase_is_skipped_for_documents_beyond_float32_range():
     # counts x 1e200 overflowed the float32 sweeps (NaN topics); such documents now run
     # in float64 only and agree with the float64-only kernel
@@ -514,3 +465,213 @@ def test_cvb0_pass_does_not_overflow_with_huge_counts():
     expected = nv.lda_cvb0_pass(X * 1e100, resp, alpha, eta, structure[3])
     assert np.all(np.isfinite(word_topic)) and np.all(np.isfinite(topic_total))
     assert_allclose(new, expected, rtol=2e-6, atol=1e-7)
+
+
+# ------------------------------------------------------------------ the model functions
+SETTINGS = kern.EStepSettings(max_iter=5000, tol=1e-10, float32=False)
+
+
+def _state(lam, alpha, eta, gamma, seed=0, bound=-np.inf):
+    return kern.LDAState(
+        kern.make_topics(lam), kern.LDAPrior(alpha, eta), gamma, bound, 1, 0,
+        np.random.RandomState(seed),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("float32", [False, True])
+def test_doc_stats_match_reference(float32):
+    X, lam, alpha = _problem(k=4, seed=3)
+    gamma = np.zeros((X.shape[0], 4))
+    settings = SETTINGS._replace(float32=float32, tol=1e-10 if not float32 else 1e-3)
+    stats = kern.doc_stats(X, kern.make_topics(lam), alpha, gamma, kern.FRESH, settings)
+    S, words, doc_kl, n_docs, elt = nv.lda_stats(X.toarray(), lam, alpha, gamma)
+    assert_allclose(stats.topic_word, S, rtol=1e-10, atol=1e-12)
+    assert_allclose(stats.words, words, rtol=1e-10)
+    assert_allclose(stats.doc_kl, doc_kl, rtol=1e-10)
+    assert stats.n_docs == n_docs == X.shape[0] - 3
+    assert_allclose(stats.e_log_theta_sum, elt, rtol=1e-10)
+    assert stats.sweeps >= n_docs
+    assert kern.documents_bound(stats) == pytest.approx(words - doc_kl, rel=1e-10)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_statistics_are_additive_over_uneven_chunks(mode):
+    """The statistics of a corpus are the sum of those of its chunks (1e-12 relative:
+    only the order of the sums differs)."""
+    X, lam, alpha = _problem(n_docs=700, n_words=50, k=5, seed=4)
+    topics = kern.make_topics(lam)
+    settings = kern.EStepSettings(100, 1e-3, True)
+    starts = np.random.RandomState(1).gamma(100.0, 0.01, (X.shape[0], 5))
+    gamma0 = starts if mode == kern.WARM else np.zeros_like(starts)
+    gamma = gamma0.copy()
+    whole = kern.doc_stats(X, topics, alpha, gamma, mode, settings, starts)
+    edges = [0, 1, 8, 300, 301, 613, 700]  # 1 to 312 documents: other block counts
+    total, parts = None, []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        part_gamma = gamma0[lo:hi].copy()
+        part = kern.doc_stats(X[lo:hi], topics, alpha, part_gamma, mode, settings, starts[lo:hi])
+        total = part if total is None else kern.add_stats(total, part)
+        parts.append(part_gamma)
+    assert isinstance(total, kern.LDAStats)
+    assert_allclose(np.vstack(parts), gamma, rtol=0)  # each document's fixed point alone
+    assert_allclose(total.topic_word, whole.topic_word, rtol=1e-12, atol=1e-300)
+    for name in ("words", "doc_kl", "e_log_theta_sum"):
+        assert_allclose(getattr(total, name), getattr(whole, name), rtol=1e-12)
+    assert total.n_docs == whole.n_docs and total.sweeps == whole.sweeps
+
+
+def test_elbo_after_an_update_matches_reference():
+    """The ELBO of new topics and priors with the statistics of the old ones: phi optimal
+    for the old topics, the documents' KL against the new alpha."""
+    X, lam, alpha = _problem(k=3, seed=5)
+    eta = 0.3
+    gamma = np.zeros((X.shape[0], 3))
+    old = kern.make_topics(lam)
+    stats = kern.doc_stats(X, old, alpha, gamma, kern.FRESH, SETTINGS)
+    prior = kern.LDAPrior(1.7 * alpha, 0.8)
+    topics = kern.update_topics(stats, kern.LDAPrior(alpha, eta))
+    assert_allclose(topics.components, eta + stats.topic_word.T, rtol=0)
+    got = kern.elbo(stats, topics, prior, stats_topics=old, stats_alpha=alpha)
+    empty = X.toarray().sum(axis=1) == 0
+    gamma[empty] = prior.alpha
+    ref = nv.lda_elbo(X.toarray(), topics.components, prior.alpha, prior.eta, gamma,
+                      phi_components=lam)  # fmt: skip
+    assert_allclose(got, ref, rtol=1e-10)
+    # under the topics and prior of the statistics: the plain ELBO
+    gamma[empty] = alpha
+    same = kern.elbo(stats, old, kern.LDAPrior(alpha, eta))
+    assert_allclose(same, nv.lda_elbo(X.toarray(), lam, alpha, eta, gamma), rtol=1e-10)
+    assert_allclose(
+        kern.topics_kl(old, eta), sum(nv.kl_dirichlet(row, eta) for row in lam), rtol=1e-12
+    )
+
+
+def test_stochastic_update_topics_is_the_natural_gradient_step():
+    X, lam, alpha = _problem(k=3, seed=6)
+    stats = kern.doc_stats(X, kern.make_topics(lam), alpha, np.zeros((X.shape[0], 3)),
+                           kern.FRESH, SETTINGS)  # fmt: skip
+    prior, rho, scale = kern.LDAPrior(alpha, 0.2), 0.3, 12.5
+    new = kern.stochastic_update_topics(stats, kern.make_topics(lam), prior, rho, scale)
+    assert_allclose(new.components, (1 - rho) * lam + rho * (0.2 + scale * stats.topic_word.T))
+    assert_allclose(new.e_log_beta, nv.dirichlet_expectation(new.components), rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_update_alpha_maximises_the_elbo(seed):
+    rng = np.random.RandomState(seed)
+    theta = rng.dirichlet(rng.uniform(0.05, 3.0, 4), size=50)
+    mean = np.log(np.clip(theta, 1e-300, None)).mean(axis=0)
+    alpha0 = np.full(4, 0.25)
+    alpha = kern.update_alpha(alpha0, mean)
+    assert np.array_equal(alpha0, np.full(4, 0.25))  # the argument is not changed
+    # the stationary point of Minka's objective: psi(alpha_k) - psi(sum alpha) = mean_k
+    assert_allclose(digamma(alpha) - digamma(alpha.sum()), mean, rtol=1e-9, atol=1e-11)
+    best = nv.lda_alpha_objective(alpha, mean)
+    for step in rng.normal(scale=1e-3, size=(20, 4)):
+        assert nv.lda_alpha_objective(alpha * np.exp(step), mean) <= best
+    # a stochastic step goes part of the way
+    assert_allclose(kern.update_alpha(alpha0, mean, rho=0.25), 0.75 * alpha0 + 0.25 * alpha)
+
+
+@pytest.mark.parametrize("eta0", [0.01, 1.0, 30.0])
+def test_update_eta_maximises_the_elbo(eta0):
+    _, lam, _ = _problem(k=4, seed=8)
+    topics = kern.make_topics(lam)
+    eta = kern.update_eta(eta0, topics)
+    K, V = lam.shape
+    grad = K * V * (digamma(V * eta) - digamma(eta)) + topics.e_log_beta.sum()
+    assert abs(grad * eta) < 1e-8 * K * V
+    best = nv.lda_eta_objective(eta, topics.e_log_beta)
+    for factor in (0.999, 1.001, 0.5, 2.0):
+        assert nv.lda_eta_objective(eta * factor, topics.e_log_beta) <= best
+    assert_allclose(kern.update_eta(eta0, topics, rho=0.5), 0.5 * eta0 + 0.5 * eta)
+    # update_prior applies only the learned ones
+    stats = kern.LDAStats(np.zeros((V, K)), 0.0, 0.0, 0.0, 0.0, np.zeros(K))
+    prior = kern.LDAPrior(np.ones(K), eta0)
+    assert kern.update_prior(stats, topics, prior, True, False) == prior  # no documents
+    assert kern.update_prior(stats, topics, prior, False, True).eta == eta
+
+
+def test_initial_state_and_its_elbo():
+    X, _, alpha = _problem(k=3, seed=9)
+    prior = kern.LDAPrior(alpha, 0.4)
+    state, bound = kern.initial_state(X, prior, 3, np.random.RandomState(2))
+    assert_allclose(state.topics.components, np.random.RandomState(2).gamma(100.0, 0.01, (3, 40)))
+    lengths = X.toarray().sum(axis=1)
+    assert_allclose(state.gamma, alpha + lengths[:, None] / 3, rtol=1e-15)
+    assert state.bound == bound and state.n_batch_iter == 1 and state.cvb0 is None
+    ref = nv.lda_elbo(X.toarray(), state.topics.components, alpha, 0.4, state.gamma)
+    assert_allclose(bound, ref, rtol=1e-10)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_batch_pass_is_a_new_state_with_the_exact_elbo(mode):
+    X, lam, alpha = _problem(k=3, seed=10)
+    gamma = np.random.RandomState(0).gamma(2.0, 1.0, (X.shape[0], 3)) + alpha
+    state = _state(lam, alpha, 0.3, gamma)
+    before = gamma.copy()
+    new, bound = kern.batch_pass(X, state, mode, SETTINGS, learn_alpha=True, learn_eta=True)
+    assert np.array_equal(state.gamma, before) and state.topics.components is lam
+    assert new.bound == bound and new.n_batch_iter == 2
+    empty = X.toarray().sum(axis=1) == 0
+    ref_gamma = new.gamma.copy()
+    ref_gamma[empty] = new.prior.alpha
+    ref = nv.lda_elbo(X.toarray(), new.topics.components, new.prior.alpha, new.prior.eta,
+                      ref_gamma, phi_components=lam)  # fmt: skip
+    assert_allclose(bound, ref, rtol=1e-9)
+    if mode == kern.WARM:  # coordinate ascent from the state: the ELBO does not drop
+        ref_gamma = gamma.copy()
+        ref_gamma[empty] = alpha
+        assert bound >= nv.lda_elbo(X.toarray(), lam, alpha, 0.3, ref_gamma)
+
+
+def test_stochastic_pass_draws_its_starts_and_counts_the_step():
+    X, lam, alpha = _problem(k=3, seed=11)
+    state = _state(lam, alpha, 0.3, None, seed=4)
+    new, part = kern.stochastic_pass(X, state, 0.4, 1000, SETTINGS, False, False)
+    starts = np.random.RandomState(4).gamma(100.0, 0.01, (X.shape[0], 3))
+    gamma = np.zeros_like(starts)
+    stats = kern.doc_stats(X, state.topics, alpha, gamma, kern.FRESH, SETTINGS, starts)
+    assert part == kern.documents_bound(stats)
+    ref = kern.stochastic_update_topics(stats, state.topics, state.prior, 0.4, 1000 / X.shape[0])
+    assert_allclose(new.topics.components, ref.components, rtol=0)
+    assert new.n_batch_iter == 2 and new.prior == state.prior
+
+
+def test_cvb0_sweep_elbo_is_that_of_the_expected_counts():
+    X, alpha, structure, _ = _cvb0_problem()
+    eta = 0.2
+    prior = kern.LDAPrior(alpha, eta)
+    state, _ = kern.initial_state(X, prior, 3, np.random.RandomState(0), structure)
+    word_topic, gamma = state.cvb0.word_topic.copy(), state.gamma.copy()
+    new, bound = kern.cvb0_sweep(X, structure, state)
+    assert np.array_equal(state.cvb0.word_topic, word_topic)  # the counts are new arrays
+    assert np.array_equal(state.gamma, gamma)
+    assert new.cvb0.resp is state.cvb0.resp  # the responsibilities: updated in place
+    dense = X.toarray()
+    n_wk = np.zeros((X.shape[1], 3))
+    n_dk = np.zeros((X.shape[0], 3))
+    for d in range(X.shape[0]):
+        for j in range(X.indptr[d], X.indptr[d + 1]):
+            n_wk[X.indices[j]] += X.data[j] * new.cvb0.resp[j]
+            n_dk[d] += X.data[j] * new.cvb0.resp[j]
+    assert_allclose(new.topics.components, eta + n_wk.T, rtol=1e-6)
+    assert_allclose(new.gamma, alpha + n_dk, rtol=1e-6)
+    ref = nv.lda_elbo(dense, new.topics.components, alpha, eta, new.gamma)
+    assert_allclose(bound, ref, rtol=1e-10)
+
+
+def test_infer_and_perplexity():
+    X, lam, alpha = _problem(k=3, seed=12)
+    topics = kern.make_topics(lam)
+    gamma, stats = kern.infer(X, topics, alpha, SETTINGS)
+    ref_gamma = np.zeros_like(gamma)
+    ref = kern.doc_stats(X, topics, alpha, ref_gamma, kern.FRESH, SETTINGS, sstats=False)
+    assert np.array_equal(gamma, ref_gamma) and stats.topic_word.shape == (0, 3)
+    assert kern.documents_bound(stats) == kern.documents_bound(ref)
+    n = float(X.sum())
+    assert kern.perplexity(-2.0 * n, n) == pytest.approx(np.exp(2.0))
+    assert kern.perplexity(-1.0, 0.0) == 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert kern.perplexity(-1e5, 1.0) == np.inf

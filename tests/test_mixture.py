@@ -17,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skvi import VariationalGaussianMixture
+from skvi import _mixture_kernels as kern
 
 from . import _naive as nv
 
@@ -209,9 +210,11 @@ def _skvi_from_resp(model, X, resp, n_iter):
     model.set_params(max_iter=n_iter)
     X, w = model._validate_fit_data(X, None, reset=True)
     model._resolve_priors(X, w)
-    model._initialize_from_resp(X, w, resp)
+    data = model._data(X, w)
+    state, _ = kern.state_from_resp(data.chunk, data.prior, resp)
     for _ in range(n_iter):
-        model._cavi_step(X, w)
+        state, _ = model._sweep(data, state)
+    model._publish(data, state)
     return model
 
 
@@ -767,7 +770,7 @@ def test_partial_fit_follows_changed_priors():
     model.partial_fit(X)
     assert model.weight_concentration_prior_ == 5.0
     assert model.mean_precision_prior_ == 2.0
-    assert_allclose(model.mean_precision_, 2.0 + model._stats[0])
+    assert_allclose(model.mean_precision_, 2.0 + model._state.stats.nk)
 
 
 @pytest.mark.parametrize(
@@ -1033,7 +1036,7 @@ def test_more_components_than_samples_is_a_legitimate_truncation(prior_type):
     assert model.means_.shape == (5, 1)
     assert model.weights_.sum() == pytest.approx(1.0)
     # more components than samples: at least two of them hold less than one sample
-    assert np.sum(model._stats[0] < 1.0) >= 2
+    assert np.sum(model._state.stats.nk < 1.0) >= 2
     assert np.all(np.isfinite(model.score_samples(X)))
     if prior_type == "dirichlet_distribution":
         assert model.lower_bound_ <= _enumerated_log_evidence(X, model, 1.0)
@@ -1051,3 +1054,48 @@ def test_a_refused_refit_leaves_the_fitted_model_as_it_was(method):
     model.set_params(reg_covar=1e-6)
     _fit(model, X)
     assert model.lower_bound_ >= model.lower_bounds_[0] - 1e-9 * abs(model.lower_bound_)
+
+
+# ------------------------------------- the estimator's units against the references
+def _scale_inv(model):
+    dof = model.degrees_of_freedom_
+    cov = model.covariances_
+    if model.covariance_type == "full":
+        return cov * dof[:, None, None]
+    if model.covariance_type == "diag":
+        return cov * dof[:, None]
+    return cov * dof
+
+
+def _fitted_in_units(covariance_type, prior_type, n=300, d=3, k=4, seed=0):
+    """A short fit of data far from the origin and scale one (internal units differ)."""
+    rng = np.random.RandomState(seed)
+    X = np.vstack([rng.randn(n // 3, d) + 4 * c for c in range(3)])
+    X = X @ rng.randn(d, d) * 0.5 + rng.randn(d)
+    model = VariationalGaussianMixture(
+        n_components=k, covariance_type=covariance_type,
+        weight_concentration_prior_type=prior_type, reg_covar=1e-3, max_iter=4, tol=0,
+        random_state=seed,
+    )  # fmt: skip
+    with pytest.warns(Warning):
+        model.fit(X)
+    return model, X
+
+
+@pytest.mark.parametrize("prior_type", PRIOR_TYPES)
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_fitted_responsibilities_and_density_match_the_references(covariance_type, prior_type):
+    """The published attributes (units of X) and the internal state (scaled units)
+    describe one posterior: predict_proba and score_samples equal the NumPy references
+    computed from the published attributes."""
+    model, X = _fitted_in_units(covariance_type, prior_type)
+    ref_resp, _ = nv.log_resp(
+        X, model.weight_concentration_, prior_type, model.mean_precision_, model.means_,
+        model.degrees_of_freedom_, _scale_inv(model), covariance_type, reg_covar=model.reg_covar,
+    )  # fmt: skip
+    assert_allclose(model.predict_proba(X), np.exp(ref_resp), rtol=1e-9, atol=1e-12)
+    ref = nv.log_predictive(
+        X, model.weights_, model.mean_precision_, model.means_, model.degrees_of_freedom_,
+        _scale_inv(model), covariance_type,
+    )  # fmt: skip
+    assert_allclose(model.score_samples(X), ref, rtol=1e-10)

@@ -5,9 +5,11 @@ import mpmath
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
-from scipy import special, stats
+from scipy import stats
 
 from skvi import _regression_kernels as kern
+
+from . import _naive
 
 
 def _mp_gamma_terms(a, c, b, r, rate_q, point):
@@ -71,29 +73,6 @@ def test_tau_terms_match_the_expanded_form():
         assert_allclose(got, float(total), rtol=1e-12, atol=1e-13 * s.sum())
 
 
-def test_special_series_match_scipy():
-    x = np.array([0.1, 1.0, 29.0, 30.0, 1e3, 1e8])
-    # (the reference in 40 digits: scipy's digamma(x) - log(x) cancels for large x, to
-    # 6e-7 relative at 1e8 with scipy 1.11)
-    with mpmath.workdps(40):
-        ref = [float(mpmath.digamma(v) - mpmath.log(v)) for v in map(mpmath.mpf, x)]
-    assert_allclose(kern.digamma_minus_log(x), ref, rtol=1e-12)
-    direct = special.gammaln(x) - (x - 0.5) * np.log(x) + x - 0.5 * np.log(2 * np.pi)
-    assert_allclose(kern.stirling_remainder(x[:4]), direct[:4], rtol=1e-11)
-    with mpmath.workdps(40):
-        ref = [
-            float(
-                mpmath.loggamma(v) - (v - 0.5) * mpmath.log(v) + v - mpmath.log(2 * mpmath.pi) / 2
-            )
-            for v in map(mpmath.mpf, x[4:])
-        ]
-    assert_allclose(kern.stirling_remainder(x[4:]), ref, rtol=1e-13)
-    t = np.array([-3.0, -0.2, -1e-9, 0.0, 1e-9, 0.2, 3.0])
-    with mpmath.workdps(40):
-        ref = [float(mpmath.exp(v) - 1 - v) for v in map(mpmath.mpf, t)]
-    assert_allclose(kern.expm1_minus(t), ref, rtol=1e-14)
-
-
 def test_kernel_and_gram_posteriors_agree():
     rng = np.random.RandomState(18)
     Z = rng.randn(6, 9)
@@ -119,3 +98,256 @@ def test_df_update_maximises_the_collapsed_objective():
     values = [kern._df_objective(v, s, c) for v in grid]
     assert kern._df_objective(nu, s, c) >= max(values) - 1e-9
     assert 2.0 < nu < 4.5
+
+
+# ------------------------------------------ the model's functions on hand-built values
+HYPER = (1e-3, 2e-3, 3e-3, 4e-3)  # alpha_1, alpha_2, lambda_1, lambda_2
+
+
+def _prior(ard, point, df=None):
+    return kern.RegressionPrior(*HYPER, ard=ard, point=point, df=df)
+
+
+def _data(n, d, noise="gaussian", prior="ridge", fit_intercept=False, seed=0, weights=False):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, d) * rng.uniform(0.5, 2.0, d)
+    y = X @ rng.randn(d) + 0.3 * rng.randn(n)
+    s = rng.uniform(0.5, 2.0, n) if weights else np.ones(n)
+    data = kern.RegressionData(X, y[:, None], s, fit_intercept, noise, prior)
+    return X, y, s, data
+
+
+def _precisions(data, ard, alpha, lam):
+    """Precisions with the shapes of the coordinate-ascent factors and the means
+    ``alpha``, ``lam`` (one target)."""
+    a_alpha = HYPER[0] + 0.5 * data.N + 0.5 * data.intercept
+    a_lam = HYPER[2] + (0.5 if ard else 0.5 * data.n_features)
+    lam = np.broadcast_to(np.asarray(lam, float), (data.n_features if ard else 1,))
+    return kern.Precisions(a_alpha, np.array([a_alpha / alpha]), a_lam, (a_lam / lam)[None, :])
+
+
+def _posterior(data, q, ard):
+    if data.mode == "ridge":
+        return kern.ridge_posterior(data, q)
+    return kern.target_posterior(data, data.gaussian_stats(0), q, ard)
+
+
+def _means(q):
+    return q.alpha_shape / q.alpha_rate[0], q.lambda_shape / q.lambda_rate[0]
+
+
+@pytest.mark.parametrize("ones_column", [False, True])
+@pytest.mark.parametrize("targets", [1, 3])
+def test_chunk_statistics_are_additive(ones_column, targets):
+    """The statistics of a data set are the sum of those of its chunks: uneven chunks
+    (one row, a full block and more, the rest) against the whole, and the whole against
+    Z^T D Z, Z^T D y by NumPy."""
+    rng = np.random.RandomState(40)
+    n, d = 2 * kern.BLOCK_ROWS + 300, 5
+    X = rng.randn(n, d) * [1e-3, 1.0, 10.0, 1.0, 1e3] + 2.0
+    Y = rng.randn(n, targets) if targets > 1 else rng.randn(n)
+    w = rng.uniform(0.0, 3.0, n)
+    centre = X.mean(axis=0)
+    whole = kern.chunk_statistics(X, centre, Y, w, ones_column)
+    edges = [0, 1, kern.BLOCK_ROWS + 17, kern.BLOCK_ROWS + 20, n]
+    parts = [
+        kern.chunk_statistics(X[a:b], centre, Y[a:b], w[a:b], ones_column)
+        for a, b in zip(edges[:-1], edges[1:], strict=True)
+    ]
+    summed = kern.sum_statistics(parts)
+    for got, expected in zip(summed, whole, strict=True):
+        assert_allclose(got, expected, rtol=1e-12, atol=1e-12 * np.max(np.abs(expected)))
+    Z = X - centre
+    if ones_column:
+        Z = np.hstack([Z, np.ones((n, 1))])
+    assert_allclose(whole.weight, w.sum(), rtol=1e-12)
+    assert_allclose(whole.zsum, w @ Z, rtol=1e-10, atol=1e-10)
+    big = np.abs(whole.gram).max()
+    assert_allclose(whole.gram, (Z.T * w) @ Z, rtol=1e-10, atol=1e-12 * big)
+    Yw = w[:, None] * Y if Y.ndim == 2 else w * Y
+    assert_allclose(whole.zty, Z.T @ Yw, rtol=1e-9, atol=1e-9)
+    # unit weights take the unweighted branch: the same statistics
+    ones = kern.chunk_statistics(X, centre, Y, np.ones(n), ones_column)
+    assert_allclose(ones.gram, Z.T @ Z, rtol=1e-10, atol=1e-12 * big)
+
+
+def test_centred_gram_is_the_gram_of_the_weighted_mean():
+    rng = np.random.RandomState(41)
+    X, Y, w = rng.randn(50, 4) + 5.0, rng.randn(50, 2), rng.uniform(0.5, 2.0, 50)
+    mean = w @ X / w.sum()
+    Yc = Y - w @ Y / w.sum()
+    G, C, shift = kern.centred_gram(kern.chunk_statistics(X, mean + 1e-3, Yc, w), True)
+    Xc = X - mean
+    assert_allclose(G, (Xc.T * w) @ Xc, rtol=1e-10)
+    assert_allclose(C, Xc.T @ (w[:, None] * Yc), rtol=1e-10, atol=1e-12)
+    assert_allclose(mean + 1e-3 + shift, mean, rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "n, d, prior", [(40, 5, "ridge"), (40, 5, "ard"), (8, 12, "ridge"), (8, 12, "ard")]
+)
+def test_coefficient_posterior_matches_the_dense_inverse(n, d, prior):
+    """ridge_posterior (spectral form) and target_posterior (Gram and Woodbury forms)
+    against the dense inverse of the precision, with the summaries the objective needs."""
+    ard = prior == "ard"
+    X, y, s, data = _data(n, d, prior=prior, weights=True)
+    lam = np.linspace(0.5, 3.0, d) if ard else 1.7
+    q = _precisions(data, ard, 2.5, lam)
+    post = _posterior(data, q, ard)
+    e_alpha, e_lam = _means(q)
+    m, Sigma = _naive.regression_posterior(X, y, e_alpha, e_lam, s)
+    mean = data.spectrum.basis @ post.mean_eig[0] if data.mode == "ridge" else post.mean
+    assert_allclose(mean, m, rtol=1e-9, atol=1e-12)
+    summary = post.summary
+    ww = m * m + np.diag(Sigma)
+    assert_allclose(summary.ww[0], ww if ard else [ww.sum()], rtol=1e-9)
+    assert_allclose(summary.sse[0], s @ (y - X @ m) ** 2, rtol=1e-8)
+    assert_allclose(summary.Q[0], s @ (y - X @ m) ** 2 + np.trace((X.T * s) @ X @ Sigma), rtol=1e-9)
+    assert_allclose(summary.logdet[0], np.linalg.slogdet(Sigma)[1], rtol=1e-10)
+    gamma = 1.0 - np.broadcast_to(e_lam, (d,)) * np.diag(Sigma)
+    assert_allclose(summary.gamma_w[0], gamma.sum(), rtol=1e-9)
+    state = kern.RegressionState(q, np.array([np.inf]), post if data.mode == "ridge"
+                                 else (post,), np.zeros(1), None)  # fmt: skip
+    coef, sigma, mean_b, var_b, cov_wb = kern.coefficient_posterior(data, state)
+    assert_allclose(coef[0], m, rtol=1e-9, atol=1e-12)
+    assert_allclose(sigma[0], Sigma, rtol=1e-8, atol=1e-12 * np.abs(Sigma).max())
+    assert mean_b[0] == 0.0 and var_b[0] == 0.0 and not np.any(cov_wb)
+
+
+@pytest.mark.parametrize("point", [False, True])
+@pytest.mark.parametrize("n, d, prior", [(30, 4, "ridge"), (30, 4, "ard"), (6, 9, "ard")])
+def test_elbo_matches_the_direct_expectation(n, d, prior, point):
+    """The objective (cancellation-free form) against the expanded definition with
+    digamma and scipy's Gamma entropies ('vbem') or the log hyperprior densities
+    ('vem'), at the coordinate-ascent q(w) and at rates away from the optimum."""
+    ard = prior == "ard"
+    X, y, s, data = _data(n, d, prior=prior, seed=3, weights=True)
+    q = _precisions(data, ard, 0.8, np.linspace(0.3, 2.0, d) if ard else 0.9)
+    post = _posterior(data, q, ard)
+    got = kern.elbo(_prior(ard, point), data, post.summary, q)[0]
+    e_alpha, e_lam = _means(q)
+    m, Sigma = _naive.regression_posterior(X, y, e_alpha, e_lam, s)
+    expected = _naive.regression_elbo(
+        X, y, m, Sigma, (q.alpha_shape, q.alpha_rate[0]), (q.lambda_shape, q.lambda_rate[0]),
+        HYPER, point, s,
+    )  # fmt: skip
+    assert_allclose(got, expected, rtol=1e-10)
+
+
+def test_vem_objective_is_the_log_evidence_plus_the_log_hyperpriors():
+    """Gaussian noise, ridge prior, no intercept: q(w) is the exact posterior, so the 'vem'
+    objective minus the two log hyperprior densities is ln N(y | 0, I/alpha +
+    X X^T/lambda)."""
+    X, y, _, data = _data(25, 4, seed=5)
+    q = _precisions(data, False, 3.0, 0.7)
+    post = kern.ridge_posterior(data, q)
+    got = kern.elbo(_prior(False, True), data, post.summary, q)[0]
+    alpha, lam = _means(q)
+    log_hyper = stats.gamma(HYPER[0], scale=1 / HYPER[1]).logpdf(alpha) + np.log(alpha)
+    log_hyper += stats.gamma(HYPER[2], scale=1 / HYPER[3]).logpdf(lam[0]) + np.log(lam[0])
+    assert_allclose(
+        got - log_hyper, _naive.regression_log_evidence(X, y, alpha, lam[0]), rtol=1e-11
+    )
+
+
+@pytest.mark.parametrize("prior", ["ridge", "ard"])
+def test_precision_updates_match_the_formulas(prior):
+    """mackay_update against MacKay's fixed point from the dense posterior; cavi_update
+    against the rates alpha_2 + Q/2 and lambda_2 + E[w^T w]/2 (E[w_j^2]/2 under ARD)."""
+    ard = prior == "ard"
+    X, y, s, data = _data(35, 5, prior=prior, seed=7, weights=True)
+    q = _precisions(data, ard, 1.3, np.linspace(0.5, 2.0, 5) if ard else 0.6)
+    post = _posterior(data, q, ard)
+    e_alpha, e_lam = _means(q)
+    mk, ok = kern.mackay_update(_prior(ard, True), data.N, post.summary, q)
+    alpha_new, lam_new = _naive.regression_mackay(X, y, e_alpha, e_lam, HYPER, ard, s)
+    assert ok[0]
+    assert_allclose(mk.alpha_shape / mk.alpha_rate[0], alpha_new, rtol=1e-9)
+    assert_allclose(mk.lambda_shape / mk.lambda_rate[0], np.atleast_1d(lam_new), rtol=1e-9)
+    cv = kern.cavi_update(_prior(ard, False), data, post.summary, q)
+    m, Sigma = _naive.regression_posterior(X, y, e_alpha, e_lam, s)
+    e_sq = s @ (y - X @ m) ** 2 + np.trace((X.T * s) @ X @ Sigma)
+    ww = m * m + np.diag(Sigma)
+    assert_allclose(cv.alpha_rate[0], HYPER[1] + 0.5 * e_sq, rtol=1e-9)
+    assert_allclose(cv.lambda_rate[0], HYPER[3] + 0.5 * (ww if ard else ww.sum()), rtol=1e-9)
+    # a target whose MacKay rates are not positive keeps its old rates
+    bad = post.summary._replace(gamma_w=post.summary.gamma_w + 10 * data.N)
+    mk, ok = kern.mackay_update(_prior(ard, True), data.N, bad, q)
+    assert not ok[0] and mk.alpha_rate[0] == q.alpha_rate[0]
+
+
+@pytest.mark.parametrize("n, d", [(40, 3), (7, 10)])  # Gram form, Woodbury form
+def test_student_t_e_step_matches_the_direct_weights(n, d):
+    """tau_update: at initialisation every E[tau_n] = 1 (the weights are the sample
+    weights); after it, the rates (nu + E[alpha] e_n)/2 of q(tau_n), the statistics of
+    the new weights and the sums of TauSummary, against NumPy."""
+    X, y, s, data = _data(n, d, noise="student_t", prior="ard", fit_intercept=True,
+                          seed=9, weights=True)  # fmt: skip
+    prior, nu = _prior(True, False, df=3.0), 3.0
+    stats0, nu0, current = kern.tau_update(prior, data, 0, None, None, nu)
+    assert nu0 == nu and current is None
+    assert_allclose(stats0.tau.shape, [2.0])
+    q = _precisions(data, True, 2.0, np.linspace(0.5, 1.5, d))
+    post = kern.target_posterior(data, stats0, q, True)
+    Z = np.hstack([X - data.x_offset, np.ones((n, 1))])
+    yc = y - data.y_offset[0]
+    e_alpha, e_lam = _means(q)
+    pi = np.append(e_lam, kern.INTERCEPT_PRIOR * e_alpha)
+    m, Sigma = _naive.regression_posterior(Z, yc, e_alpha, pi, s)
+    # (the Woodbury form resolves the intercept, whose prior precision is tiny, to about
+    # 1e-10 of the coefficients)
+    assert_allclose(post.mean, m, rtol=1e-8, atol=1e-9 * np.abs(m).max())
+    stats1, nu1, current = kern.tau_update(prior, data, 0, post, e_alpha, nu)
+    b, weights = _naive.regression_student_weights(Z, yc, m, Sigma, e_alpha, nu, s)
+    assert nu1 == nu
+    a = 0.5 * (nu + 1.0)
+    assert_allclose(stats1.tau.sum_log_rate, [s @ np.log(b)], rtol=1e-9)
+    assert_allclose(stats1.tau.sum_excess, [s @ (a / b - 1 - np.log(a / b))], rtol=1e-8)
+    if data.kernel:
+        assert_allclose(stats1.weights, weights, rtol=1e-9)
+    else:
+        assert_allclose(stats1.gram, (Z.T * weights) @ Z, rtol=1e-9)
+        assert_allclose(stats1.zty, Z.T @ (weights * yc), rtol=1e-9, atol=1e-12)
+    e = (yc - Z @ m) ** 2 + np.einsum("ni,ij,nj->n", Z, Sigma, Z)
+    assert_allclose(current.summary.Q, [weights @ e], rtol=1e-9)
+
+
+def test_predictive_matches_the_dense_posterior():
+    """predictive_parameters and predictive: mean x^T m + b, variance x^T Sigma x +
+    1/E[alpha] (no intercept); the standard deviation and the interval of a Gaussian
+    ('vem') and of a Student-t with 2 a_alpha degrees of freedom ('vbem')."""
+    X, y, s, data = _data(30, 4, seed=11)
+    q = _precisions(data, False, 4.0, 0.5)
+    post = kern.ridge_posterior(data, q)
+    e_alpha, e_lam = _means(q)
+    m, Sigma = _naive.regression_posterior(X, y, e_alpha, e_lam, s)
+    state = kern.RegressionState(q, np.array([np.inf]), post, np.zeros(1), None)
+    Xn = np.random.RandomState(12).randn(6, 4)
+    for point, dof in ((True, np.inf), (False, 2.0 * q.alpha_shape)):
+        pred, intercept_std = kern.predictive_parameters(data, state, point)
+        mean, scale2, pdof = kern.predictive(pred, Xn)
+        assert_allclose(pdof, [dof])
+        assert_allclose(mean[:, 0], Xn @ m, rtol=1e-9)
+        var = np.einsum("ni,ij,nj->n", Xn, Sigma, Xn) + 1.0 / e_alpha
+        assert_allclose(scale2[:, 0], var, rtol=1e-9)
+        assert_allclose(intercept_std, [0.0])
+        factor = 1.0 if point else dof / (dof - 2.0)
+        assert_allclose(kern.predictive_std(scale2, pdof)[:, 0], np.sqrt(var * factor), rtol=1e-12)
+        lower, upper = kern.predictive_interval(mean, scale2, pdof, 0.8)
+        dist = stats.norm if point else stats.t(dof)
+        assert_allclose(upper[:, 0], Xn @ m + dist.ppf(0.9) * np.sqrt(var), rtol=1e-9)
+        assert_allclose(lower[:, 0], Xn @ m - dist.ppf(0.9) * np.sqrt(var), rtol=1e-9)
+
+
+def test_track_coef_estimates_the_remaining_distance():
+    """A geometric sequence m_k = m* + c r^k: the remaining distance |Delta_k| r / (1 - r)
+    is exact; alternating steps (r < 0) give |Delta_k| |r| / (1 - r)."""
+    target, c = np.array([[3.0, 4.0]]), np.array([[1.0, -2.0]])
+    for r in (0.5, -0.8):
+        track = kern.track_coef(None, target + c)
+        assert track.remaining == np.inf
+        for k in (1, 2, 3):
+            track = kern.track_coef(track, target + c * r**k)
+        exact = np.linalg.norm(c * r**3) / np.linalg.norm(target + c * r**3)
+        assert_allclose(track.remaining, exact, rtol=1e-12)
+    assert kern.track_coef(track, track.previous).remaining == 0.0

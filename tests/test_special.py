@@ -2,6 +2,7 @@
 
 import math
 
+import mpmath
 import numba
 import numpy as np
 import pytest
@@ -9,21 +10,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from scipy import linalg, special, stats
+from scipy.special import gammaln
 
 from skvi._special import (
     cholesky_log_det,
     digamma,
     digamma_array,
+    dirichlet_kl_from_prior,
     expected_log_det_wishart,
+    expm1_minus,
+    increment_table,
     kl_beta,
     kl_dirichlet,
     kl_gamma,
     kl_wishart,
+    lgamma_increment,
     log_beta_norm,
     log_dirichlet_norm,
     log_gamma_norm,
     log_wishart_norm,
     logsumexp_rows,
+    stirling_remainder,
 )
 
 EPS = np.finfo(np.float64).eps
@@ -506,20 +513,23 @@ def test_cholesky_log_det(d):
         assert abs(cholesky_log_det(lower) - ref) <= tol
         assert abs(cholesky_log_det(upper) - ref) <= tol
         assert abs(cholesky_log_det(np.asfortranarray(lower)) - ref) <= tol
+        # a stack of factors gives the log-determinant of each
+        stack = cholesky_log_det(np.stack([lower, upper.T, 2.0 * lower]))
+        assert stack.shape == (3,)
+        assert np.all(np.abs(stack - [ref, ref, ref + 2 * d * np.log(2.0)]) <= 2 * tol)
 
 
 # ------------------------------------------------------------- use from other kernels
 
 
 @numba.njit
-def _all_from_a_kernel(x, alpha, alpha_p, mat, chol):
-    out = np.empty(13)
+def _all_from_a_kernel(x, alpha, alpha_p, mat, log_det):
+    out = np.empty(12)
     out[0] = digamma(x)
     out[1] = digamma_array(alpha).sum()
     out[2] = log_dirichlet_norm(alpha)
     out[3] = log_beta_norm(x, 2.0)
     out[4] = log_gamma_norm(x, 3.0)
-    log_det = cholesky_log_det(chol)
     out[5] = log_wishart_norm(log_det, 4.5, 3)
     out[6] = expected_log_det_wishart(log_det, 4.5, 3)
     out[7] = kl_dirichlet(alpha, alpha_p)
@@ -527,7 +537,6 @@ def _all_from_a_kernel(x, alpha, alpha_p, mat, chol):
     out[9] = kl_gamma(x, 3.0, 1.0, 1.0)
     out[10] = kl_wishart(log_det, 4.5, 0.0, 3.0, 2.0, 3)
     out[11] = logsumexp_rows(mat).sum()
-    out[12] = log_det
     return out
 
 
@@ -538,8 +547,8 @@ def test_functions_are_callable_from_jitted_code():
     alpha_p = np.array([1.0, 1.0, 1.0])
     mat = rng.normal(size=(4, 3))
     chol = np.linalg.cholesky(_random_spd(rng, 3))
-    got = _all_from_a_kernel(x, alpha, alpha_p, mat, chol)
     log_det = cholesky_log_det(chol)
+    got = _all_from_a_kernel(x, alpha, alpha_p, mat, log_det)
     expected = [
         digamma(x),
         digamma_array(alpha).sum(),
@@ -553,13 +562,12 @@ def test_functions_are_callable_from_jitted_code():
         kl_gamma(x, 3.0, 1.0, 1.0),
         kl_wishart(log_det, 4.5, 0.0, 3.0, 2.0, 3),
         logsumexp_rows(mat).sum(),
-        log_det,
     ]
     assert_allclose(got, expected, rtol=1e-14)
     # and the values themselves are right
     assert got[0] == pytest.approx(special.digamma(x), rel=1e-14)
     assert got[3] == pytest.approx(-special.betaln(x, 2.0), rel=1e-14)
-    assert got[12] == pytest.approx(math.fsum(2 * np.log(np.diag(chol))), rel=1e-14)
+    assert log_det == pytest.approx(math.fsum(2 * np.log(np.diag(chol))), rel=1e-14)
 
 
 def test_scalar_functions_accept_python_and_numpy_scalars():
@@ -576,3 +584,108 @@ def test_trigamma_and_inverse_digamma():
     x = np.logspace(-6, 6, 200)
     assert_allclose([trigamma(v) for v in x], special.polygamma(1, x), rtol=1e-12)
     assert_allclose([inverse_digamma(v) for v in special.digamma(x)], x, rtol=1e-11)
+
+
+def test_exp_digamma_fast_against_scipy():
+    """LDA's fixed-point digamma: ``out[k] = exp(psi(x_k) + c)`` for a common ``c``, so
+    ``ln(out[0] / out[1]) = psi(x_0) - psi(x_1)`` to the series' 2e-13 plus a few ulps
+    of ``|psi|`` (the rounding of ``R``, which holds ``1/x``), over 1e-8 to 1e8; an
+    entry whose ratio is beyond float64's normal range underflows (measured: at most
+    2e-13 + 1.09 ulps of ``|psi(x_0)| + |psi(x_1)|``)."""
+    from skvi._special import exp_digamma_fast
+
+    x = np.logspace(-8, 8, 1601)
+    out = np.empty(2)
+    n_checked = 0
+    for v in x:
+        for z in (1.0, 1.5 * v, 1e-3, 0.5, 1e6):
+            exp_digamma_fast(np.array([v, z]), out)
+            assert max(out) >= 6.0
+            ref = special.digamma(v) - special.digamma(z)
+            if min(out) > 1e-290:
+                got = np.log(out[0]) - np.log(out[1])
+                scale = abs(special.digamma(v)) + abs(special.digamma(z))
+                assert abs(got - ref) <= 2e-13 + 4 * EPS * scale, (v, z, got, ref)
+                n_checked += 1
+            else:  # exp of a difference beyond -660 nats: (sub)normal underflow
+                assert abs(ref) > 660, (v, z, ref, out)
+    assert n_checked > 4000
+    # huge arguments stay finite: psi(1e300) - psi(1e299) = ln 10
+    exp_digamma_fast(np.array([1e300, 1e299]), out)
+    assert np.log(out[0] / out[1]) == pytest.approx(np.log(10.0), rel=1e-14)
+    # at one point, against mpmath
+    mpmath = pytest.importorskip("mpmath")
+    exp_digamma_fast(np.array([2.5, 7.0]), out)
+    ref = float(mpmath.digamma(2.5) - mpmath.digamma(7.0))
+    assert abs(np.log(out[0] / out[1]) - ref) <= 2e-13
+
+
+# ------------------------------------------ issue 11: accuracy at extreme scales
+@pytest.mark.parametrize("x", [1e-8, 0.1, 1 / 3, 1.4616, 10.0, 1e5, 1e300])
+def test_lgamma_increment_matches_high_precision(x):
+    ratios = [-0.5, -1e-3, -2e-6, -1e-300, 0.0, 1e-300, 1e-12, 1e-6, 2e-6, 1.0, 1e3]
+    checked = 0
+    for ratio in ratios:
+        y = x + ratio * x
+        if (ratio != 0 and y == x) or y <= 0 or not np.isfinite(y):
+            continue  # the step is lost in x + d: nothing to compute
+        d = y - x  # exactly the step the kernel sees
+        with mpmath.workdps(700):
+            ref = float(mpmath.loggamma(mpmath.mpf(y)) - mpmath.loggamma(mpmath.mpf(x)))
+        got = lgamma_increment(x, d, y, *increment_table(np.array([x]))[0])
+        # Taylor branch: relative to the step; difference branch: rounding of the lgammas
+        # (compiled, libm's lgamma: an ulp; as Python, with NUMBA_DISABLE_JIT=1, CPython's
+        # math.lgamma: up to 1.5e-15 absolute on [0.5, 3], measured against mpmath)
+        tol = 1e-12 * abs(ref) + 4e-16 * (abs(gammaln(x)) + abs(gammaln(y)))
+        tol += 3e-15 if numba.config.DISABLE_JIT else 0.0
+        assert abs(got - ref) <= tol, (ratio, got, ref)
+        checked += 1
+    assert checked >= 8
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-8, 1.0, 1e100])
+def test_dirichlet_kl_from_prior_is_accurate_to_the_size_of_the_step(scale):
+    rng = np.random.RandomState(0)
+    prior = rng.uniform(0.05, 3.0, 6)
+    posterior = prior + scale * rng.uniform(0, 2, 6)
+    e_log = special.digamma(posterior) - special.digamma(posterior.sum())
+    got = dirichlet_kl_from_prior(
+        prior, increment_table(prior), prior.sum(),
+        increment_table(np.array([prior.sum()]))[0], posterior, e_log,
+    )  # fmt: skip
+    with mpmath.workdps(700):
+        a = [mpmath.mpf(v) for v in prior]
+        b = [mpmath.mpf(v) for v in posterior]
+        e_log_b = [mpmath.digamma(v) - mpmath.digamma(sum(b)) for v in b]
+        ref = (
+            mpmath.loggamma(sum(b)) - sum(mpmath.loggamma(v) for v in b)
+            - mpmath.loggamma(sum(a)) + sum(mpmath.loggamma(v) for v in a)
+            + sum((v - u) * e for u, v, e in zip(a, b, e_log_b, strict=True))
+        )  # fmt: skip
+    # the KL is second order in the step: exact 0 only when posterior == prior
+    assert got >= 0 or abs(got) <= 1e-15 * scale
+    assert abs(got - float(ref)) <= 1e-9 * abs(float(ref)) + 1e-14 * scale, (got, float(ref))
+    same = dirichlet_kl_from_prior(
+        prior, increment_table(prior), prior.sum(),
+        increment_table(np.array([prior.sum()]))[0], prior,
+        special.digamma(prior) - special.digamma(prior.sum()),
+    )  # fmt: skip
+    assert same == 0.0
+
+
+def test_special_series_match_scipy():
+    x = np.array([0.1, 1.0, 29.0, 30.0, 1e3, 1e8])
+    direct = special.gammaln(x) - (x - 0.5) * np.log(x) + x - 0.5 * np.log(2 * np.pi)
+    assert_allclose(stirling_remainder(x[:4]), direct[:4], rtol=1e-11)
+    with mpmath.workdps(40):
+        ref = [
+            float(
+                mpmath.loggamma(v) - (v - 0.5) * mpmath.log(v) + v - mpmath.log(2 * mpmath.pi) / 2
+            )
+            for v in map(mpmath.mpf, x[4:])
+        ]
+    assert_allclose(stirling_remainder(x[4:]), ref, rtol=1e-13)
+    t = np.array([-3.0, -0.2, -1e-9, 0.0, 1e-9, 0.2, 3.0])
+    with mpmath.workdps(40):
+        ref = [float(mpmath.exp(v) - 1 - v) for v in map(mpmath.mpf, t)]
+    assert_allclose(expm1_minus(t), ref, rtol=1e-14)
