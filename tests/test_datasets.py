@@ -12,8 +12,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from skvi._docstring_reader import _clean_docstring
 from skvi.datasets import (
-    _clean_docstring,
     _sample_dirichlet,
     load_docstring_counts,
     load_docstrings,
