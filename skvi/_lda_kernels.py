@@ -25,8 +25,14 @@ empirical-Bayes priors :func:`update_prior` (:func:`update_alpha`, :func:`update
 ELBO :func:`elbo` (with :func:`documents_bound` and :func:`topics_kl`); the predictive
 :func:`infer` (``transform``, ``score``) and :func:`perplexity`; and the passes the
 estimator runs: :func:`initial_state`, :func:`batch_pass`, :func:`stochastic_pass`,
-:func:`cvb0_sweep`. The estimator (``skvi.lda``) only validates, resolves the priors,
-calls these and publishes the fitted attributes.
+:func:`cvb0_sweep`. The estimator (``skvi.lda``) only validates, resolves the priors
+(:func:`resolve_prior`), calls these and publishes the fitted attributes. Over a Dask
+array (``skvi._lda_dask``) each chunk runs :func:`chunk_stats` (the serial kernel, over
+the chunk's own words: :class:`WordStats`, summed by :func:`add_word_stats`), and the
+client finishes the pass with :func:`batch_update`; the random starts of a pass
+(:func:`draw_starts`, :func:`starts_of`) and the sum of ``E[ln theta]`` the learned
+``alpha`` reads (:func:`e_log_theta_total`) do not depend on how the documents are
+split, so that such a fit equals the in-memory one.
 
 The per-document E-step alternates, for document ``d`` with word ids ``w_j`` and counts
 ``n_j`` (one CSR row),
@@ -137,6 +143,13 @@ FLOAT32_MIN_TOL = 1e-5
 #: beyond any text's) iterate in float64 only.
 FLOAT32_MAX_LENGTH = 1e8
 MIN_BLOCK_DOCS = 256
+#: Batch passes over more documents than this draw the documents' random starts per block
+#: of :data:`START_BLOCK_DOCS` documents, each block from its own stream seeded by a key
+#: drawn once per pass and the block's index (:func:`draw_starts`), so that any split of the
+#: documents into chunks (the row chunks of a Dask array) draws the same starts; smaller
+#: corpora draw them in one call, as scikit-learn does.
+SEEDED_STARTS_MIN_DOCS = 2**16
+START_BLOCK_DOCS = 4096
 #: CVB0: documents per pass are visited in this many blocks (fewer for tiny corpora); the
 #: expected topic-word counts are brought up to date after each block.
 CVB0_BLOCKS = 16
@@ -470,6 +483,34 @@ def _e_step(
     return stats, terms, e_log_theta_sum
 
 
+@jit
+def e_log_theta_total(indptr, gamma):
+    """``sum_d E[ln theta_d]`` over the non-empty documents (rows of CSR ``indptr``) as
+    ``(hi, lo)`` (K,) each: compensated (Neumaier) sums, normalised so that ``hi`` is the
+    float64 value of ``hi + lo``. Their error is far below float64's resolution, so ``hi``
+    does not depend on how the documents were split into chunks (:func:`add_stats`
+    combines two such sums)."""
+    n_docs, n_comp = gamma.shape
+    hi = np.zeros(n_comp)
+    lo = np.zeros(n_comp)
+    et = np.empty(n_comp)
+    elog = np.empty(n_comp)
+    for d in range(n_docs):
+        if indptr[d] == indptr[d + 1]:
+            continue
+        _e_log_theta(gamma[d], elog, et)
+        for k in range(n_comp):
+            x, h = elog[k], hi[k]
+            t = h + x
+            lo[k] += ((h - t) + x) if abs(h) >= abs(x) else ((x - t) + h)
+            hi[k] = t
+    for k in range(n_comp):
+        t = hi[k] + lo[k]
+        lo[k] = lo[k] - (t - hi[k])
+        hi[k] = t
+    return hi, lo
+
+
 # ------------------------------------------------------------------------------- CVB0
 def cvb0_structure(indptr, indices, n_words, n_blocks=CVB0_BLOCKS):
     """What a CVB0 pass needs besides the counts, built once per fit (NumPy).
@@ -680,6 +721,58 @@ class LDAPrior(NamedTuple):
     eta: float
 
 
+def resolve_prior(doc_topic_prior, topic_word_prior, n_topics, n_features):
+    """The :class:`LDAPrior` a fit starts from (``alpha`` (K,), ``eta``) for the
+    estimator's ``doc_topic_prior`` and ``topic_word_prior`` (None: ``1 / K``; 'auto':
+    start there, learned), checked: an array ``doc_topic_prior`` must have ``n_topics``
+    entries, and the total prior mass must be at most :data:`MAX_PRIOR_MASS`."""
+    K = n_topics
+    if doc_topic_prior is None or isinstance(doc_topic_prior, str):
+        alpha = np.full(K, 1.0 / K)  # 'auto': start symmetric, learn
+    else:
+        alpha = np.asarray(doc_topic_prior, dtype=np.float64)
+        if alpha.ndim > 1 or alpha.size not in (1, K):
+            raise ValueError(
+                f"doc_topic_prior must be a float or an array of shape ({K},); got "
+                f"shape {alpha.shape}."
+            )
+        alpha = np.broadcast_to(alpha, (K,)).copy()
+        if not (np.all(np.isfinite(alpha)) and np.all(alpha > 0)):
+            raise ValueError(
+                "doc_topic_prior must be positive and finite, of shape "
+                f"({K},) when an array; got {doc_topic_prior!r}."
+            )
+    eta = 1.0 / K if topic_word_prior in (None, "auto") else topic_word_prior
+    if not alpha.sum() <= MAX_PRIOR_MASS:
+        raise ValueError(
+            f"doc_topic_prior sums to {alpha.sum():.3g} over the {K} topics; at most "
+            f"{MAX_PRIOR_MASS:g} is allowed (float64 range)."
+        )
+    if not n_features * float(eta) <= MAX_PRIOR_MASS:
+        raise ValueError(
+            f"topic_word_prior={float(eta):.3g} times n_features={n_features} is "
+            f"{n_features * float(eta):.3g}; at most {MAX_PRIOR_MASS:g} is allowed "
+            "(float64 range)."
+        )
+    return LDAPrior(alpha, float(eta))
+
+
+def check_online_prior(topic_word_prior, n_topics, n_features):
+    """Online learning's limit on the topic prior: ``n_features * eta`` at most
+    :data:`MAX_ONLINE_PRIOR_MASS` (``eta``: ``topic_word_prior``, ``1 / K`` if None or
+    'auto')."""
+    eta = topic_word_prior
+    eta = 1.0 / n_topics if eta is None or isinstance(eta, str) else float(eta)
+    if not n_features * eta <= MAX_ONLINE_PRIOR_MASS:
+        raise ValueError(
+            f"topic_word_prior={eta:.3g} times n_features={n_features} is "
+            f"{n_features * eta:.3g}; online learning allows at most "
+            f"{MAX_ONLINE_PRIOR_MASS:g}: its topics start near one pseudo-count per "
+            "entry, and their KL from so strong a prior is beyond float64's "
+            "resolution. Use learning_method='batch' or 'cvb0', or a smaller prior."
+        )
+
+
 class TopicPosterior(NamedTuple):
     r""":math:`q(\beta_k) = \mathrm{Dir}(\lambda_k)` and the tables the E-step reads from
     it (all derived from ``components`` by :func:`make_topics`)."""
@@ -713,6 +806,9 @@ class LDAStats(NamedTuple):
     sweeps: float
     #: :math:`\sum_d \mathbb E\ln\theta_{dk}` over the non-empty documents, (n_topics,).
     e_log_theta_sum: np.ndarray
+    #: With ``compensated`` statistics (:func:`doc_stats`): the low part of that sum
+    #: (:func:`e_log_theta_total`); else None.
+    e_log_theta_err: object = None
 
 
 class EStepSettings(NamedTuple):
@@ -779,7 +875,51 @@ def fresh_starts(random_state, n_docs, n_topics):
     return random_state.gamma(100.0, 0.01, (n_docs, n_topics))
 
 
-def doc_stats(X, topics, alpha, gamma, mode, settings, starts=None, sstats=True, exact=False):
+class StartKey(NamedTuple):
+    """The seed of one batch pass's random starts when they are drawn per block
+    (:func:`seeded_starts`)."""
+
+    #: Four 32-bit words drawn from the fit's random state.
+    words: tuple
+    n_topics: int
+
+
+def draw_starts(random_state, n_docs, n_topics):
+    """The random starts of one batch pass over ``n_docs`` documents: up to
+    :data:`SEEDED_STARTS_MIN_DOCS` documents, the (n_docs, n_topics) array of
+    :func:`fresh_starts` (scikit-learn's draws); beyond, a :class:`StartKey` from which
+    :func:`starts_of` draws any range of documents."""
+    if n_docs <= SEEDED_STARTS_MIN_DOCS:
+        return fresh_starts(random_state, n_docs, n_topics)
+    words = random_state.randint(0, 2**32, size=4, dtype=np.uint64)
+    return StartKey(tuple(int(w) for w in words), int(n_topics))
+
+
+def seeded_starts(key, first, last):
+    """The starts of documents ``first..last-1`` under ``key``: block ``b`` (documents
+    ``b * START_BLOCK_DOCS`` on) draws Gamma(100, 1/100) rows from
+    ``numpy.random.default_rng([*key.words, b])``, so the values do not depend on how the
+    documents are split."""
+    size = START_BLOCK_DOCS
+    out = np.empty((last - first, key.n_topics))
+    for b in range(first // size, -(-last // size)):
+        lo = b * size
+        top = min(lo + size, last)
+        rows = np.random.default_rng([*key.words, b]).gamma(100.0, 0.01, (top - lo, key.n_topics))
+        start = max(lo, first)
+        out[start - first : top - first] = rows[start - lo :]
+    return out
+
+
+def starts_of(starts, first, last):
+    """Rows ``first..last-1`` of the starts :func:`draw_starts` returned."""
+    if isinstance(starts, StartKey):
+        return seeded_starts(starts, first, last)
+    return starts[first:last]
+
+
+def doc_stats(X, topics, alpha, gamma, mode, settings, starts=None, sstats=True, exact=False,
+              serial=False, compensated=False):  # fmt: skip
     r"""The E-step of the documents ``X`` (CSR): their :class:`LDAStats` under ``topics``
     and the prior ``alpha``, with :math:`\phi` at its optimum for the final
     :math:`\gamma` (Blei et al. 2003, eqs. 6-7),
@@ -792,21 +932,80 @@ def doc_stats(X, topics, alpha, gamma, mode, settings, starts=None, sstats=True,
     ``gamma`` (n_docs, n_topics), the documents' local parameters, is written in place:
     from ``starts`` (``mode=FRESH``; ``alpha + n_d / K`` without them) or from its own
     values (``WARM``); empty documents get ``alpha``. ``exact``: every sweep in float64.
+    ``serial``: the serial build of the kernel (inside a Dask task). ``compensated``:
+    ``e_log_theta_sum`` summed by :func:`e_log_theta_total` (what the learned ``alpha``
+    reads: its value then does not depend on the chunking of the documents).
     The statistics of a corpus are the sum of those of its chunks (:func:`add_stats`).
     """
     if starts is None:
-        starts = np.empty((0, topics.components.shape[0]))
+        starts = np.empty((0, gamma.shape[1]))
     inner = topics.inner if settings.float32 and not exact else topics.inner[:0]
-    stats, terms, elt = e_step(
+    stats, terms, elt = (e_step_serial if serial else e_step)(
         X.indptr, X.indices, X.data, topics.exp_topic_word, inner, topics.word_shift, alpha,
         gamma, mode, starts, settings.max_iter, settings.tol, sstats,
     )  # fmt: skip
-    return LDAStats(stats, terms[0], terms[1], terms[2], terms[3], elt)
+    if not compensated:
+        return LDAStats(stats, terms[0], terms[1], terms[2], terms[3], elt)
+    return LDAStats(stats, terms[0], terms[1], terms[2], terms[3],
+                    *e_log_theta_total(X.indptr, gamma))  # fmt: skip
 
 
 def add_stats(a, b):
-    """The statistics of two chunks together: the sum, field by field."""
-    return LDAStats(*(x + y for x, y in zip(a, b, strict=True)))
+    """The statistics of two chunks together: the sum, field by field (compensated sums
+    of ``E ln theta`` combined as such, if both have them)."""
+    total = LDAStats(*(x + y for x, y in zip(a[:-1], b[:-1], strict=True)))
+    if a.e_log_theta_err is None or b.e_log_theta_err is None:
+        return total
+    x, y = a.e_log_theta_sum, b.e_log_theta_sum
+    hi = x + y  # two-sum: hi + err == x + y exactly
+    back = hi - x
+    err = (x - (hi - back)) + (y - back)
+    lo = a.e_log_theta_err + b.e_log_theta_err + err
+    top = hi + lo
+    return total._replace(e_log_theta_sum=top, e_log_theta_err=lo - (top - hi))
+
+
+class WordStats(NamedTuple):
+    """:class:`LDAStats` over the words a chunk of documents has: ``stats.topic_word``
+    holds the rows ``words`` (sorted vocabulary indices) of the vocabulary-major table;
+    the other rows are zero (:func:`chunk_stats`, :func:`add_word_stats`)."""
+
+    words: np.ndarray
+    stats: LDAStats
+
+
+def chunk_stats(X, topics, alpha, gamma, mode, settings, starts=None, exact=False,
+                compensated=False):  # fmt: skip
+    """:func:`doc_stats` of the chunk ``X`` (canonical CSR) with the serial kernel, over
+    the chunk's own words: the topic tables are cut to them, so that the statistics are
+    ``len(words) x K`` (:class:`WordStats`). Each document's arithmetic is that of
+    :func:`doc_stats` on the whole vocabulary."""
+    words, local = np.unique(X.indices, return_inverse=True)
+    cut = X.__class__((X.data, local.reshape(-1).astype(X.indices.dtype), X.indptr),
+                      shape=(X.shape[0], max(len(words), 1)))  # fmt: skip
+    sub = TopicPosterior(None, None, topics.exp_topic_word[words], topics.word_shift[words],
+                         topics.inner[words])  # fmt: skip
+    stats = doc_stats(cut, sub, alpha, gamma, mode, settings, starts, exact=exact, serial=True,
+                      compensated=compensated)  # fmt: skip
+    return WordStats(words, stats)
+
+
+def add_word_stats(a, b):
+    """The :class:`WordStats` of two chunks together (over the union of their words)."""
+    words = np.union1d(a.words, b.words)
+    table = np.zeros((len(words), a.stats.topic_word.shape[1]))
+    table[np.searchsorted(words, a.words)] = a.stats.topic_word
+    table[np.searchsorted(words, b.words)] += b.stats.topic_word
+    rest = add_stats(a.stats._replace(topic_word=0.0), b.stats._replace(topic_word=0.0))
+    return WordStats(words, rest._replace(topic_word=table))
+
+
+def dense_stats(word_stats, n_words):
+    """The :class:`LDAStats` of :class:`WordStats` over a vocabulary of ``n_words``."""
+    words, stats = word_stats
+    table = np.zeros((n_words, stats.topic_word.shape[1]))
+    table[words] = stats.topic_word
+    return stats._replace(topic_word=table)
 
 
 def documents_bound(stats):
@@ -866,11 +1065,12 @@ def stochastic_update_topics(stats, topics, prior, rho, scale):
     )
 
 
-def update_alpha(alpha, e_log_theta_mean, rho=1.0):
+def update_alpha(alpha, e_log_theta_mean, rho=1.0, polish=False):
     r"""Minka's fixed point for the Dirichlet prior of the documents,
     :math:`\alpha_k \leftarrow \psi^{-1}(\psi(\sum_j \alpha_j) + \overline{\mathbb
     E\ln\theta_k})`, iterated to convergence: the maximiser of the ELBO over
-    :math:`\alpha` (Minka 2000, eq. 9). Stochastic: a step ``rho`` towards it."""
+    :math:`\alpha` (Minka 2000, eq. 9). Stochastic: a step ``rho`` towards it.
+    ``polish``: end with :func:`_polish_alpha` (batch passes)."""
     new_alpha = alpha.copy()
     for _ in range(1000):
         psi_total = digamma(new_alpha.sum())
@@ -879,14 +1079,35 @@ def update_alpha(alpha, e_log_theta_mean, rho=1.0):
         new_alpha = new
         if done:
             break
+    if polish:
+        new_alpha = _polish_alpha(new_alpha, e_log_theta_mean)
     return (1 - rho) * alpha + rho * new_alpha
 
 
-def update_eta(eta, topics, rho=1.0):
+def _polish_alpha(alpha, e_log_theta_mean):
+    r"""One Newton step on Minka's objective from ``alpha`` near its maximiser (the
+    Hessian is diagonal plus a constant, inverted by Sherman-Morrison; Minka 2000,
+    section 3.1): from within 1e-12 of the optimum it lands at float64's resolution, so
+    that the result does not depend on the iteration at which the fixed point stopped
+    (nor, through it, on the order in which the statistics were summed). Kept only if
+    it stays positive and finite."""
+    total = alpha.sum()
+    psi_total = digamma(total)
+    pairs = zip(alpha, e_log_theta_mean, strict=True)
+    grad = np.array([psi_total - digamma(a) + e for a, e in pairs])
+    q = -np.array([trigamma(a) for a in alpha])
+    b = np.sum(grad / q) / (1.0 / trigamma(total) + np.sum(1.0 / q))
+    new = alpha - (grad - b) / q
+    return new if np.all(np.isfinite(new)) and np.all(new > 0) else alpha
+
+
+def update_eta(eta, topics, rho=1.0, polish=False):
     r"""Maximise the ELBO over the symmetric topic-word prior:
     :math:`f(\eta) = K[\ln\Gamma(V\eta) - V\ln\Gamma(\eta)] + (\eta - 1)\sum_{kw}
     \mathbb E\ln\beta_{kw}`, concave in :math:`\eta`; damped Newton steps in
-    :math:`\ln\eta` that never lower :math:`f`. Stochastic: a step ``rho`` towards it."""
+    :math:`\ln\eta` that never lower :math:`f`. Stochastic: a step ``rho`` towards it.
+    ``polish``: end with one more Newton step (batch passes), which lands at float64's
+    resolution whatever the iteration at which the steps stopped."""
     n_topics, n_words = topics.components.shape
     total = float(topics.e_log_beta.sum())
 
@@ -911,18 +1132,28 @@ def update_eta(eta, topics, rho=1.0):
             break
         t += step
         value = objective(t)
+    if not polish:
+        return (1 - rho) * eta + rho * float(np.exp(t))
+    # a last Newton step, from within 1e-12 of the optimum: float64's resolution, whatever
+    # the iteration at which the loop stopped
+    e = np.exp(t)
+    psi = digamma_array(np.array([n_words * e, e]))
+    g = (n_topics * n_words * (psi[0] - psi[1]) + total) * e
+    h = n_topics * n_words * (n_words * trigamma(n_words * e) - trigamma(e)) * e * e + g
+    if h < 0 and abs(g / h) <= 1e-6:
+        t -= g / h
     return (1 - rho) * eta + rho * float(np.exp(t))
 
 
-def update_prior(stats, topics, prior, learn_alpha, learn_eta, rho=1.0):
+def update_prior(stats, topics, prior, learn_alpha, learn_eta, rho=1.0, polish=False):
     """Empirical Bayes: the learned priors after the topics ``topics`` were updated from
     ``stats`` (:func:`update_alpha` from the mean ``E ln theta`` of the non-empty documents,
-    then :func:`update_eta`); a prior not learned is kept."""
+    then :func:`update_eta`); a prior not learned is kept. ``polish``: see those."""
     alpha, eta = prior
     if learn_alpha and stats.n_docs > 0:
-        alpha = update_alpha(alpha, stats.e_log_theta_sum / stats.n_docs, rho)
+        alpha = update_alpha(alpha, stats.e_log_theta_sum / stats.n_docs, rho, polish)
     if learn_eta:
-        eta = update_eta(eta, topics, rho)
+        eta = update_eta(eta, topics, rho, polish)
     return LDAPrior(alpha, eta)
 
 
@@ -936,13 +1167,25 @@ def initial_state(X, prior, n_topics, random_state, structure=None):
     counts = None
     if structure is not None:
         counts, topics, doc_topic = _cvb0_initial(X, structure, prior, n_topics, random_state)
+        gamma = doc_topic + prior.alpha
     else:
-        topics = make_topics(random_state.gamma(100.0, 0.01, (n_topics, X.shape[1])))
-        lengths = np.asarray(X.sum(axis=1), dtype=np.float64).reshape(-1, 1)
-        doc_topic = np.repeat(lengths / n_topics, n_topics, axis=1)
-    state = LDAState(topics, prior, doc_topic + prior.alpha, -np.inf, 1, 0, random_state, counts)
+        topics = random_topics(random_state, n_topics, X.shape[1])
+        gamma = initial_gamma(X, prior.alpha)
+    state = LDAState(topics, prior, gamma, -np.inf, 1, 0, random_state, counts)
     bound = evaluate(X, state, EStepSettings(0, 0.0, False))
     return state._replace(bound=bound), bound
+
+
+def random_topics(random_state, n_topics, n_words):
+    """The initial topics: Gamma(100, 1/100) Dirichlet parameters, as scikit-learn's."""
+    return make_topics(random_state.gamma(100.0, 0.01, (n_topics, n_words)))
+
+
+def initial_gamma(X, alpha):
+    r"""The documents' initial :math:`\gamma_d = \alpha + n_d / K` (rows of ``X``)."""
+    n_topics = alpha.shape[0]
+    lengths = np.asarray(X.sum(axis=1), dtype=np.float64).reshape(-1, 1)
+    return np.repeat(lengths / n_topics, n_topics, axis=1) + alpha
 
 
 def evaluate(X, state, settings):
@@ -963,11 +1206,17 @@ def batch_pass(X, state, mode, settings, learn_alpha, learn_eta):
         gamma, starts = state.gamma.copy(), None
     else:
         gamma = np.empty_like(state.gamma)
-        starts = fresh_starts(state.random_state, X.shape[0], gamma.shape[1])
+        starts = starts_of(draw_starts(state.random_state, *gamma.shape), 0, X.shape[0])
     stats = doc_stats(X, state.topics, state.prior.alpha, gamma, mode, settings, starts,
-                      exact=warm)  # fmt: skip
+                      exact=warm, compensated=learn_alpha)  # fmt: skip
+    return batch_update(stats, state, gamma, learn_alpha, learn_eta)
+
+
+def batch_update(stats, state, gamma, learn_alpha, learn_eta):
+    """The end of a batch pass from the corpus's statistics ``stats`` under ``state``:
+    the topics, the learned priors, the new state (documents ``gamma``) and its ELBO."""
     topics = update_topics(stats, state.prior)
-    prior = update_prior(stats, topics, state.prior, learn_alpha, learn_eta)
+    prior = update_prior(stats, topics, state.prior, learn_alpha, learn_eta, polish=True)
     alpha_before = state.prior.alpha if learn_alpha else None
     bound = elbo(stats, topics, prior, stats_topics=state.topics, stats_alpha=alpha_before)
     new = state._replace(topics=topics, prior=prior, gamma=gamma, bound=bound,
@@ -1027,12 +1276,12 @@ def cvb0_sweep(X, structure, state):
     return new._replace(bound=bound), bound
 
 
-def infer(X, topics, alpha, settings):
+def infer(X, topics, alpha, settings, serial=False):
     """The predictive E-step of new documents ``X`` under the fitted ``topics`` and
     ``alpha``: ``gamma`` (n_docs, n_topics) from ``alpha + n_d / K`` and their
-    :class:`LDAStats` (without ``topic_word``)."""
-    gamma = np.zeros((X.shape[0], topics.components.shape[0]))
-    return gamma, doc_stats(X, topics, alpha, gamma, FRESH, settings, sstats=False)
+    :class:`LDAStats` (without ``topic_word``). ``serial``: the serial kernel."""
+    gamma = np.zeros((X.shape[0], alpha.shape[0]))
+    return gamma, doc_stats(X, topics, alpha, gamma, FRESH, settings, sstats=False, serial=serial)
 
 
 def perplexity(bound, n_tokens):

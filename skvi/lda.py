@@ -11,10 +11,11 @@ from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
+from . import _dask, _lda_dask
 from . import _lda_kernels as kern
 from ._base import VariationalEstimator, keep_if_not_lower, learning_rate
 from ._jit import num_threads
-from ._lda_kernels import MAX_ONLINE_PRIOR_MASS, MAX_PRIOR_MASS, MAX_TOKENS
+from ._lda_kernels import MAX_TOKENS
 
 
 class _Corpus(NamedTuple):
@@ -152,6 +153,14 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     it with the collapsed Gibbs sampler's conditional on expected counts (Asuncion et al.
     2009, eq. 4); ``components_`` is :math:`\eta + N_{wk}`.
 
+    ``fit`` accepts a Dask array of documents (``learning_method='batch'`` so far): each
+    pass runs the E-step per chunk on the workers (serial kernel), sums the statistics of
+    the words each chunk has on the workers and updates the topics on the client; the
+    documents' parameters stay on the workers. The initialisation scales (random topics,
+    documents at :math:`\alpha + n_d / K`) and the random restarts are drawn per block of
+    documents above 65,536 documents, so the fit equals the in-memory one.
+    :meth:`transform` returns a lazy Dask array, :meth:`score` and :meth:`perplexity` floats.
+
     References
     ----------
     D. M. Blei, A. Y. Ng and M. I. Jordan, Latent Dirichlet allocation, JMLR 3, 2003.
@@ -246,6 +255,11 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         sparse input's index arrays (``_lda_kernels.check_sparse_structure``). Duplicate or
         unsorted column indices are summed and sorted on a copy (the input is never
         modified)."""
+        if _dask.is_dask_array(X):
+            raise ValueError(
+                f"{whom} does not accept a Dask array yet: pass a NumPy array or a sparse "
+                "matrix (for example one block of it, computed)."
+            )
         if sp.issparse(X):
             X = kern.check_sparse_structure(X, whom)
         X = validate_data(self, X, reset=reset, accept_sparse="csr", dtype=[np.float64, np.float32])
@@ -258,16 +272,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
 
     def _check_online_prior(self, n_features):
         """Online learning's limit on the topic prior (:data:`MAX_ONLINE_PRIOR_MASS`)."""
-        eta = self.topic_word_prior
-        eta = 1.0 / self.n_components if eta is None or isinstance(eta, str) else float(eta)
-        if not n_features * eta <= MAX_ONLINE_PRIOR_MASS:
-            raise ValueError(
-                f"topic_word_prior={eta:.3g} times n_features={n_features} is "
-                f"{n_features * eta:.3g}; online learning allows at most "
-                f"{MAX_ONLINE_PRIOR_MASS:g}: its topics start near one pseudo-count per "
-                "entry, and their KL from so strong a prior is beyond float64's "
-                "resolution. Use learning_method='batch' or 'cvb0', or a smaller prior."
-            )
+        kern.check_online_prior(self.topic_word_prior, self.n_components, n_features)
 
     @staticmethod
     def _check_tokens(n_tokens, whom, what="X.sum()"):
@@ -279,38 +284,10 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             )
 
     def _resolve_priors(self, n_features):
-        """The :class:`~skvi._lda_kernels.LDAPrior` a fit starts from (``alpha`` (K,),
-        ``eta``), checked: an array ``doc_topic_prior`` must have ``n_components`` entries,
-        and the total prior mass must be at most :data:`MAX_PRIOR_MASS`."""
-        K = self.n_components
-        if self.doc_topic_prior is None or isinstance(self.doc_topic_prior, str):
-            alpha = np.full(K, 1.0 / K)  # 'auto': start symmetric, learn
-        else:
-            alpha = np.asarray(self.doc_topic_prior, dtype=np.float64)
-            if alpha.ndim > 1 or alpha.size not in (1, K):
-                raise ValueError(
-                    f"doc_topic_prior must be a float or an array of shape ({K},); got "
-                    f"shape {alpha.shape}."
-                )
-            alpha = np.broadcast_to(alpha, (K,)).copy()
-            if not (np.all(np.isfinite(alpha)) and np.all(alpha > 0)):
-                raise ValueError(
-                    "doc_topic_prior must be positive and finite, of shape "
-                    f"({K},) when an array; got {self.doc_topic_prior!r}."
-                )
-        eta = 1.0 / K if self.topic_word_prior in (None, "auto") else self.topic_word_prior
-        if not alpha.sum() <= MAX_PRIOR_MASS:
-            raise ValueError(
-                f"doc_topic_prior sums to {alpha.sum():.3g} over the {K} topics; at most "
-                f"{MAX_PRIOR_MASS:g} is allowed (float64 range)."
-            )
-        if not n_features * float(eta) <= MAX_PRIOR_MASS:
-            raise ValueError(
-                f"topic_word_prior={float(eta):.3g} times n_features={n_features} is "
-                f"{n_features * float(eta):.3g}; at most {MAX_PRIOR_MASS:g} is allowed "
-                "(float64 range)."
-            )
-        return kern.LDAPrior(alpha, float(eta))
+        """The :class:`~skvi._lda_kernels.LDAPrior` a fit starts from, checked
+        (:func:`~skvi._lda_kernels.resolve_prior`)."""
+        args = (self.doc_topic_prior, self.topic_word_prior, self.n_components, n_features)
+        return kern.resolve_prior(*args)
 
     def _check_cvb0(self, X):
         """CVB0's structure of ``X`` (None for the other methods); CVB0 has fixed priors."""
@@ -350,10 +327,16 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         e_step = kern.EStepSettings(self.max_doc_update_iter, tol, tol >= kern.FLOAT32_MIN_TOL)
         return e_step, learn_alpha, self.topic_word_prior == "auto"
 
+    @staticmethod
+    def _passes(X):
+        """The passes over ``X``: in memory, or over the chunks of a Dask array."""
+        return _lda_dask if isinstance(X, _lda_dask.DaskDocs) else kern
+
     def _initial_state(self, data, random_state):
         X, prior, structure = data
         with num_threads(self.n_jobs):
-            return kern.initial_state(X, prior, self.n_components, random_state, structure)
+            passes = self._passes(X)
+            return passes.initial_state(X, prior, self.n_components, random_state, structure)
 
     def _sweep(self, data, state):
         with num_threads(self.n_jobs):
@@ -370,15 +353,15 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         pass on ended with a lower ELBO and a higher held-out perplexity); that candidate
         is kept if the ELBO is not lower, else the pass is redone warm-started (float64
         sweeps: exact coordinate ascent, which cannot lower the ELBO)."""
-        args = self._settings()
+        args, passes = self._settings(), self._passes(X)
         if not state.bound > -np.inf:
-            return kern.batch_pass(X, state, kern.FRESH, *args)
-        fresh = (kern.batch_pass(X, state, kern.FRESH, *args) for _ in range(1))
+            return passes.batch_pass(X, state, kern.FRESH, *args)
+        fresh = (passes.batch_pass(X, state, kern.FRESH, *args) for _ in range(1))
         kept = keep_if_not_lower(state.bound, fresh)
         if kept is not None:
             return kept
         state = state._replace(n_warm_passes=state.n_warm_passes + 1)
-        return kern.batch_pass(X, state, kern.WARM, *args)
+        return passes.batch_pass(X, state, kern.WARM, *args)
 
     def _online_sweep(self, X, state):
         """Stochastic steps over the mini-batches of ``X``; the ELBO: the mini-batches'
@@ -449,16 +432,20 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Document-word counts (non-negative).
+        X : {array-like, sparse matrix, dask.array.Array} of shape (n_samples, n_features)
+            Document-word counts (non-negative). A Dask array (chunks of rows, CSR or
+            dense, one chunk across the vocabulary) is fitted on its workers ('batch').
         y : Ignored
 
         Returns
         -------
         self : VariationalLDA
         """
-        X = self._check_X(X, reset=True, whom="VariationalLDA.fit")
-        n_tokens = float(X.sum())
+        if _dask.is_dask_array(X):
+            X, n_tokens = _lda_dask.check_docs(self, X, "VariationalLDA.fit", reset=True)
+        else:
+            X = self._check_X(X, reset=True, whom="VariationalLDA.fit")
+            n_tokens = float(X.sum())
         self._check_tokens(n_tokens, "VariationalLDA.fit")
         if self.learning_method == "online":
             self._check_online_prior(X.shape[1])
@@ -531,16 +518,19 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask.array.Array} of shape (n_samples, n_features)
         normalize : bool, default=True
             Return rows normalised to sum to one (else the Dirichlet parameters).
 
         Returns
         -------
         doc_topic : ndarray of shape (n_samples, n_components)
-            Empty documents get the prior's proportions.
+            Empty documents get the prior's proportions. For a Dask array, a lazy Dask
+            array chunked like the rows of ``X``.
         """
         check_is_fitted(self)
+        if _dask.is_dask_array(X):
+            return _lda_dask.transform(self, X, normalize)
         X = self._check_X(X, reset=False, whom="VariationalLDA.transform")
         gamma, _ = self._infer(X)
         if normalize:
@@ -559,7 +549,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask.array.Array} of shape (n_samples, n_features)
         y : Ignored
 
         Returns
@@ -567,6 +557,8 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         score : float
         """
         check_is_fitted(self)
+        if _dask.is_dask_array(X):
+            return _lda_dask.score(self, X, "VariationalLDA.score")[0]
         X = self._check_X(X, reset=False, whom="VariationalLDA.score")
         return kern.documents_bound(self._infer(X)[1])
 
@@ -577,7 +569,7 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask.array.Array} of shape (n_samples, n_features)
             Document-word counts.
         sub_sampling : bool, default=False
             Accepted for compatibility with scikit-learn's signature; it has no effect.
@@ -592,6 +584,10 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             1 if ``X`` contains no tokens (there is no token to predict).
         """
         check_is_fitted(self)
+        if _dask.is_dask_array(X):
+            bound, n_tokens = _lda_dask.score(self, X, "VariationalLDA.perplexity")
+            self._check_tokens(n_tokens, "VariationalLDA.perplexity")
+            return kern.perplexity(bound, n_tokens)
         X = self._check_X(X, reset=False, whom="VariationalLDA.perplexity")
         n_tokens = float(X.sum())
         self._check_tokens(n_tokens, "VariationalLDA.perplexity")

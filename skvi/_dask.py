@@ -1,0 +1,150 @@
+"""Fits over Dask arrays: each sweep maps a model's chunk statistics over the row chunks
+of the data on the workers and sums them there, in a fixed order; the small update and
+the ELBO run on the client.
+
+Dask is an optional extra (``pip install "skvi[dask]"``). Nothing here imports it at
+module level: :func:`is_dask_array` recognises a Dask array by its type alone, so an
+estimator can dispatch on its input before scikit-learn's validation (which would pull
+the whole array into the client's memory), and ``import skvi`` never imports Dask.
+
+Inside Dask tasks the models run the serial build of their Numba kernels (Dask supplies
+the parallelism; a ``parallel=True`` kernel called from two worker threads at once
+oversubscribes the cores, or aborts under Numba's workqueue threading layer).
+"""
+
+import numpy as np
+
+
+def is_dask_array(X):
+    """Whether ``X`` is a ``dask.array.Array`` (without importing Dask)."""
+    return type(X).__module__.partition(".")[0] == "dask" and hasattr(X, "to_delayed")
+
+
+def require_dask(whom):
+    """Import Dask, or raise an ImportError that says how to install it."""
+    try:
+        import dask  # noqa: F401
+        import dask.array  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - the extra is installed in CI
+        raise ImportError(
+            f"{whom}: fitting a Dask array needs Dask: pip install 'skvi[dask]'"
+        ) from exc
+
+
+def check_row_chunks(X, name, ndim=2):
+    """Check that ``X`` is a Dask array of ``ndim`` dimensions whose chunks hold whole
+    rows (one chunk across the columns) of known sizes."""
+    if X.ndim != ndim:
+        raise ValueError(
+            f"Expected a {ndim}-D Dask array for {name}, got {X.ndim} dimensions (shape {X.shape})."
+        )
+    if any(not np.isfinite(c) for c in X.chunks[0]):
+        raise ValueError(
+            f"The chunk sizes of {name} are unknown: call {name}.compute_chunk_sizes() "
+            "(or build it with known chunks) before fitting."
+        )
+    if ndim == 2 and len(X.chunks[1]) != 1:
+        raise ValueError(
+            f"{name} has {len(X.chunks[1])} chunks across its {X.shape[1]} columns; each "
+            f"chunk must hold whole rows: pass {name}.rechunk({{1: -1}})."
+        )
+
+
+def row_blocks(X, name, ndim=2):
+    """The row chunks of ``X`` as a list of ``dask.delayed`` values, in order."""
+    check_row_chunks(X, name, ndim)
+    return list(X.to_delayed().ravel())
+
+
+def aligned(arr, X, name):
+    """``arr`` (a 1-D Dask or NumPy array of ``len(X)``) chunked like the rows of ``X``."""
+    import dask.array as da
+
+    if not is_dask_array(arr):
+        arr = da.from_array(np.asarray(arr), chunks=(X.chunks[0],))
+    check_row_chunks(arr, name, ndim=arr.ndim)
+    if arr.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} rows; X has {X.shape[0]}: they must have the same "
+            "number of samples."
+        )
+    if arr.chunks[0] != X.chunks[0]:
+        arr = arr.rechunk({0: X.chunks[0]})
+    return arr
+
+
+def share(value):
+    """A value that every task of a sweep reads (a topic table, the E-step's
+    coefficients): scattered once to every worker when a ``distributed`` client is
+    active, so that it is not embedded in each task; otherwise the value itself.
+
+    The value is scattered as one object (one future), also when it is a tuple, list or
+    dict (a ``NamedTuple`` of tables), whose items ``client.scatter`` would otherwise
+    scatter one by one."""
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        return value
+    return client.scatter([value], broadcast=True, hash=False)[0]
+
+
+def tree_sum(parts, add):
+    """Sum the delayed values ``parts`` on the workers, pairwise in a fixed order of the
+    chunks (``((p0 + p1) + (p2 + p3)) + ...``): the same additions, in the same order,
+    in every run, whichever worker finishes first."""
+    from dask import delayed
+
+    if not parts:
+        raise ValueError("No chunks to sum: the Dask array has no rows.")
+    add = delayed(add, pure=True)
+    while len(parts) > 1:
+        paired = [add(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        parts = paired + ([parts[-1]] if len(parts) % 2 else [])
+    return parts[0]
+
+
+def map_reduce(func, blocks, *args, add):
+    """``func(block, *args)`` on every block on the workers, summed there by
+    :func:`tree_sum` with ``add``; returns the total on the client.
+
+    ``blocks`` is a list of delayed values or of tuples of them (a chunk of ``X`` with
+    the matching chunks of ``y`` or of the sample weights)."""
+    from dask import compute, delayed
+
+    task = delayed(func, pure=True)
+    parts = [task(*(b if isinstance(b, tuple) else (b,)), *args) for b in blocks]
+    (total,) = compute(tree_sum(parts, add))
+    return total
+
+
+def compute(*values):
+    """Compute delayed values or Dask arrays on the current scheduler."""
+    import dask
+
+    return dask.compute(*values)
+
+
+def map_reduce_keep(func, blocks, *args, add):
+    """Like :func:`map_reduce`, for a ``func`` that returns ``(kept, part)`` per block:
+    the parts are summed on the workers by :func:`tree_sum` and the total returned, the
+    kept values (per-chunk local parameters a later sweep starts from) stay where they
+    were computed. Returns ``(total, kept)``: ``kept`` is a list in the order of the
+    blocks, of futures on the workers when a ``distributed`` client is active (pass them
+    to the next sweep's tasks), else of the values."""
+    from dask import compute, delayed
+
+    task = delayed(func, pure=True, nout=2)
+    outs = [task(*(b if isinstance(b, tuple) else (b,)), *args) for b in blocks]
+    total = tree_sum([out[1] for out in outs], add)
+    kept = [out[0] for out in outs]
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        total, *kept = compute(total, *kept)
+        return total, kept
+    futures = client.compute([total, *kept])
+    return futures[0].result(), futures[1:]

@@ -1,0 +1,215 @@
+"""VariationalLDA over a Dask array of documents (batch variational Bayes).
+
+The corpus is a Dask array whose row chunks are documents (``scipy.sparse.csr_matrix``
+chunks, or dense ones), one chunk across the vocabulary. Each chunk is validated on the
+worker that reads it, with the checks of the in-memory path (so the errors are the same).
+A batch pass:
+
+- the topic tables go to the workers once (:func:`skvi._dask.share`);
+- every chunk runs the documents' E-step with the serial kernel, over the words it has
+  (:func:`skvi._lda_kernels.chunk_stats`), and returns its statistics over those words
+  only; they are summed on the workers in a fixed order of the chunks (union of the
+  words) and the client receives one total, at most ``K x V``;
+- the update and the ELBO run on the client (:func:`skvi._lda_kernels.batch_update`);
+- the documents' ``gamma``, which a warm pass starts from, stay on the workers (one
+  future per chunk, held by the fit's state).
+
+The random starts of a pass do not depend on the chunking
+(:func:`skvi._lda_kernels.draw_starts`), so a fit equals the in-memory fit of the same
+documents. The methods are the in-memory ones; here are only the Dask calls.
+"""
+
+import operator
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_array
+from sklearn.utils.validation import _check_feature_names, _check_n_features, check_non_negative
+
+from . import _dask
+from . import _lda_kernels as kern
+
+
+class DaskDocs(NamedTuple):
+    """A corpus given as a Dask array: its row chunks as delayed values, in order."""
+
+    blocks: list
+    #: The first document of each chunk, and the number of documents (n_chunks + 1,).
+    offsets: np.ndarray
+    shape: tuple
+    #: The dtype of the fitted attributes (float32 stays float32, as in memory).
+    dtype: np.dtype
+    whom: str
+
+
+def _tables(topics):
+    """What a task reads of the topics (not ``components``, ``e_log_beta``)."""
+    return topics._replace(components=None, e_log_beta=None)
+
+
+def _valid_chunk(block, n_features, whom):
+    """A chunk checked as the in-memory path checks ``X``: canonical CSR, float64 or
+    float32, finite, non-negative, ``n_features`` columns."""
+    if sp.issparse(block):
+        block = kern.check_sparse_structure(block, whom)
+    X = check_array(block, accept_sparse="csr", dtype=[np.float64, np.float32],
+                    ensure_min_samples=0, estimator="VariationalLDA", input_name="X")  # fmt: skip
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but VariationalLDA is expecting {n_features} "
+            "features as input."
+        )
+    check_non_negative(X, whom)
+    X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return X
+
+
+def _chunk_tokens(block, n_features, whom):
+    return float(_valid_chunk(block, n_features, whom).sum())
+
+
+def check_docs(est, X, whom, reset):
+    """``X`` (a Dask array) as :class:`DaskDocs` and its number of tokens, every chunk
+    validated on the workers. ``reset``: set ``n_features_in_`` (``fit``), else check it."""
+    _dask.require_dask(whom)
+    if reset and est.learning_method != "batch":
+        raise ValueError(
+            f"learning_method={est.learning_method!r} is not supported on Dask arrays yet; "
+            "use learning_method='batch', or fit X.compute() in memory."
+        )
+    blocks = _dask.row_blocks(X, "X")
+    _check_n_features(est, X, reset=reset)
+    _check_feature_names(est, X, reset=reset)
+    if X.shape[0] < 1:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is "
+            "required by VariationalLDA."
+        )
+    n_features = X.shape[1]
+    n_tokens = _dask.map_reduce(_chunk_tokens, blocks, n_features, whom, add=operator.add)
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    offsets = np.r_[0, np.cumsum(X.chunks[0])].astype(np.int64)
+    return DaskDocs(blocks, offsets, X.shape, dtype, whom), float(n_tokens)
+
+
+def _chunk_initial(block, n_features, whom, topics, alpha):
+    X = _valid_chunk(block, n_features, whom)
+    gamma = kern.initial_gamma(X, alpha)
+    settings = kern.EStepSettings(0, 0.0, False)
+    stats = kern.doc_stats(X, topics, alpha, gamma, kern.WARM, settings, sstats=False, serial=True)
+    return gamma, stats
+
+
+def initial_state(docs, prior, n_topics, random_state, structure=None):
+    """:func:`skvi._lda_kernels.initial_state` (random topics, ``gamma_d = alpha + n_d /
+    K``) on the workers; the state's ``gamma`` is the list of the chunks' futures."""
+    topics = kern.random_topics(random_state, n_topics, docs.shape[1])
+    stats, gamma = _dask.map_reduce_keep(
+        _chunk_initial, docs.blocks, docs.shape[1], docs.whom, _dask.share(_tables(topics)),
+        prior.alpha, add=kern.add_stats,
+    )  # fmt: skip
+    bound = kern.elbo(stats, topics, prior)
+    return kern.LDAState(topics, prior, gamma, bound, 1, 0, random_state), bound
+
+
+def _chunk_pass(block, gamma, starts, first, n_features, whom, topics, alpha, mode, settings,
+                learn_alpha):  # fmt: skip
+    X = _valid_chunk(block, n_features, whom)
+    if mode == kern.WARM:
+        gamma, starts = gamma.copy(), None
+    else:
+        gamma = np.empty((X.shape[0], alpha.shape[0]))
+        starts = kern.starts_of(starts, first, first + X.shape[0])
+    warm = mode == kern.WARM
+    stats = kern.chunk_stats(X, topics, alpha, gamma, mode, settings, starts, warm, learn_alpha)
+    return gamma, stats
+
+
+def _scatter_each(values):
+    """Each value to one worker (a future each) under a distributed client, else as is."""
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        return values
+    return client.scatter(values, hash=False)
+
+
+def batch_pass(docs, state, mode, settings, learn_alpha, learn_eta):
+    """:func:`skvi._lda_kernels.batch_pass` over the chunks of ``docs``: the E-step on
+    the workers (``FRESH``: from the pass's random starts; ``WARM``: from the chunks'
+    ``gamma`` futures of ``state``), their statistics summed there, the update on the
+    client."""
+    n_chunks, n_topics = len(docs.blocks), state.prior.alpha.shape[0]
+    if mode == kern.WARM:
+        gamma, starts, first = state.gamma, [None] * n_chunks, docs.offsets[:-1]
+    else:
+        plan = kern.draw_starts(state.random_state, docs.shape[0], n_topics)
+        gamma = [None] * n_chunks
+        if isinstance(plan, kern.StartKey):
+            starts, first = [plan] * n_chunks, docs.offsets[:-1]
+        else:
+            edges = docs.offsets
+            starts = _scatter_each([plan[edges[i] : edges[i + 1]] for i in range(n_chunks)])
+            first = np.zeros(n_chunks, dtype=np.int64)
+    chunks = zip(docs.blocks, gamma, starts, first, strict=True)
+    parts = [(b, g, s, int(f)) for b, g, s, f in chunks]
+    word_stats, gamma = _dask.map_reduce_keep(
+        _chunk_pass, parts, docs.shape[1], docs.whom, _dask.share(_tables(state.topics)),
+        state.prior.alpha, mode, settings, learn_alpha, add=kern.add_word_stats,
+    )  # fmt: skip
+    stats = kern.dense_stats(word_stats, docs.shape[1])
+    return kern.batch_update(stats, state, gamma, learn_alpha, learn_eta)
+
+
+def _chunk_transform(block, n_features, whom, topics, alpha, settings, normalize, dtype):
+    X = _valid_chunk(block, n_features, whom)
+    gamma, _ = kern.infer(X, topics, alpha, settings, serial=True)
+    if normalize:
+        gamma /= gamma.sum(axis=1, keepdims=True)
+    return gamma.astype(dtype, copy=False)
+
+
+def _chunk_score(block, n_features, whom, topics, alpha, settings):
+    X = _valid_chunk(block, n_features, whom)
+    return float(X.sum()), kern.infer(X, topics, alpha, settings, serial=True)[1]
+
+
+def _add_scores(a, b):
+    return a[0] + b[0], kern.add_stats(a[1], b[1])
+
+
+def _check_fitted_docs(est, X, whom):
+    _dask.require_dask(whom)
+    _dask.check_row_chunks(X, "X")
+    _check_n_features(est, X, reset=False)
+    _check_feature_names(est, X, reset=False)
+    return est._state, est._settings()[0]
+
+
+def transform(est, X, normalize, whom="VariationalLDA.transform"):
+    """The lazy document-topic proportions of the Dask array ``X`` (``map_blocks`` of the
+    in-memory predictive E-step, serial kernel, per chunk)."""
+    state, settings = _check_fitted_docs(est, X, whom)
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    n_topics = state.prior.alpha.shape[0]
+    return X.map_blocks(
+        _chunk_transform, X.shape[1], whom, _dask.share(_tables(state.topics)),
+        state.prior.alpha, settings, normalize, dtype, dtype=dtype,
+        chunks=(X.chunks[0], (n_topics,)), meta=np.empty((0, 0), dtype=dtype),
+    )  # fmt: skip
+
+
+def score(est, X, whom):
+    """``(documents' bound, n_tokens)`` of the Dask array ``X``, summed on the workers."""
+    state, settings = _check_fitted_docs(est, X, whom)
+    n_tokens, stats = _dask.map_reduce(
+        _chunk_score, _dask.row_blocks(X, "X"), X.shape[1], whom,
+        _dask.share(_tables(state.topics)), state.prior.alpha, settings, add=_add_scores,
+    )  # fmt: skip
+    return kern.documents_bound(stats), n_tokens
