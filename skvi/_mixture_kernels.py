@@ -307,9 +307,11 @@ def _log_student_t(X, means, prec_chol, dof, log_norm, ctype):
 estep_stats = jit_parallel(_estep_stats)
 estep_stats_serial = jit(_estep_stats)
 resp_stats = jit_parallel(_resp_stats)
+resp_stats_serial = jit(_resp_stats)
 log_resp = jit_parallel(_log_resp)
 log_resp_serial = jit(_log_resp)
 log_student_t = jit_parallel(_log_student_t)
+log_student_t_serial = jit(_log_student_t)
 
 
 # ------------------------------------------------------------------ the named values
@@ -428,8 +430,9 @@ class MixturePredictive(NamedTuple):
 
 
 # ------------------------------------------------------------------ statistics
-def chunk_stats(X, weights, units, coef, covariance_type):
-    """The E-step and the statistics of a chunk (:func:`estep_stats`).
+def chunk_stats(X, weights, units, coef, covariance_type, serial=False):
+    """The E-step and the statistics of a chunk (:func:`estep_stats`; its serial build
+    with ``serial``, inside a Dask task).
 
     Parameters
     ----------
@@ -440,23 +443,24 @@ def chunk_stats(X, weights, units, coef, covariance_type):
     coef : ndarray of shape (n_coefficients, n_components)
         :func:`coefficients` of the current posterior.
     covariance_type : int
+    serial : bool, default=False
 
     Returns
     -------
     MixtureStats
         Under the responsibilities :math:`r_{nk} \\propto \\rho_{nk}` (Bishop 10.49).
     """
-    moments, extra = estep_stats(X, weights, units.shift, units.inv_scale, coef, covariance_type)
+    kernel = estep_stats_serial if serial else estep_stats
+    moments, extra = kernel(X, weights, units.shift, units.inv_scale, coef, covariance_type)
     return MixtureStats(moments, extra[0])
 
 
-def resp_chunk_stats(X, weights, units, resp, covariance_type):
+def resp_chunk_stats(X, weights, units, resp, covariance_type, serial=False):
     """The statistics of a chunk under the given responsibilities ``resp`` (n, K)
-    (:func:`resp_stats`)."""
+    (:func:`resp_stats`, or its serial build with ``serial``)."""
     n_coef = n_coefficients(X.shape[1], covariance_type)
-    moments, ent = resp_stats(
-        X, weights, units.shift, units.inv_scale, resp, covariance_type, n_coef
-    )
+    kernel = resp_stats_serial if serial else resp_stats
+    moments, ent = kernel(X, weights, units.shift, units.inv_scale, resp, covariance_type, n_coef)
     return MixtureStats(moments, ent)
 
 
@@ -829,10 +833,11 @@ def stochastic_sweep(chunk, prior, state, rho):
     return state, elbo(stats, state.posterior, prior, chunk.units.scale_exp, state.coef)
 
 
-def delete_moves(chunk, prior, state):
+def delete_moves(chunk, prior, state, sweep_fn=None):
     """Delete moves (Hughes and Sudderth 2013), lazily: for each component holding at
     least one sample, the smallest first, one sweep whose E-step gives it no
     responsibility (its factor returns to the prior). None if fewer than two hold one.
+    ``sweep_fn`` replaces :func:`sweep` (over the chunks of a Dask array).
 
     Yields
     ------
@@ -845,7 +850,7 @@ def delete_moves(chunk, prior, state):
     for k in occupied:
         coef = state.coef.copy()
         coef[0, k] = -np.inf
-        yield sweep(chunk, prior, coef)
+        yield (sweep if sweep_fn is None else sweep_fn)(chunk, prior, coef)
 
 
 # ------------------------------------------------------------------ units and predictive
@@ -926,10 +931,12 @@ def predictive(posterior, covariance_type):
     )
 
 
-def log_predictive(X, pred, covariance_type):
+def log_predictive(X, pred, covariance_type, serial=False):
     r"""Log posterior predictive density :math:`\ln\sum_k \mathbb E[\pi_k]\,
-    \mathrm{St}_k(x_n)` of each row of ``X``, shape (n_samples,)."""
-    log_t = log_student_t(X, pred.means, pred.prec_chol, pred.dof, pred.log_norm, covariance_type)
+    \mathrm{St}_k(x_n)` of each row of ``X``, shape (n_samples,) (with the serial
+    kernel if ``serial``)."""
+    kernel = log_student_t_serial if serial else log_student_t
+    log_t = kernel(X, pred.means, pred.prec_chol, pred.dof, pred.log_norm, covariance_type)
     return logsumexp_rows(log_t + np.log(pred.weights))
 
 

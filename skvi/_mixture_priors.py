@@ -41,14 +41,27 @@ def data_units(X, w):
     data_cov : ndarray of shape (n_features, n_features)
         The weighted covariance of ``y``, for the default ``covariance_prior``.
     """
-    amax = float(np.max(np.abs(X)))
-    e0 = math.frexp(amax)[1]  # |X| < 2**e0, so X / 2**e0 cannot overflow below
-    work = X.astype(np.float64)  # the one copy of X: scaled, centred, then in units
+    e0 = max_exponent(float(np.max(np.abs(X))))
+    work = X.astype(np.float64)  # the one copy of X: scaled, then centred
     np.ldexp(work, -e0, out=work)
     wsum = w.sum()
     mean = (w @ work) / wsum
     work -= mean
     dmax = float(np.max(np.abs(work)))
+    return units_from_sums(e0, mean, dmax, (work.T * w) @ work, wsum)
+
+
+def max_exponent(amax):
+    """``e0`` with ``|X| < 2**e0`` for ``amax = max |X|``: ``X / 2**e0`` cannot overflow."""
+    return math.frexp(amax)[1]
+
+
+def units_from_sums(e0, mean, dmax, scatter, wsum):
+    """:func:`data_units` from the reductions of the data (per chunk, for a Dask array):
+    ``mean`` the weighted mean of ``X / 2**e0``, ``dmax`` the largest ``|X / 2**e0 -
+    mean|`` and ``scatter`` the weighted sum of the outer products of ``X / 2**e0 -
+    mean``; ``wsum`` the total weight. Powers of two scale exactly, so this equals
+    scaling the data first."""
     log10_dev = math.log10(dmax) + e0 * math.log10(2.0) if dmax > 0 else -np.inf
     if dmax > 0 and not math.log10(MIN_DEVIATION) <= log10_dev <= math.log10(MAX_DEVIATION):
         raise ValueError(
@@ -64,9 +77,9 @@ def data_units(X, w):
         scale_exp=e,
         inv_scale=math.ldexp(1.0, -e),
     )
-    y = np.ldexp(work, e0 - e, out=work)
     denom = wsum - 1.0 if wsum > 1.0 else wsum
-    return units, 10.0**log10_dev if dmax > 0 else 0.0, (y.T * w) @ y / denom
+    data_cov = np.ldexp(scatter, 2 * (e0 - e)) / denom
+    return units, 10.0**log10_dev if dmax > 0 else 0.0, data_cov
 
 
 def resolve_prior(est, units, data_cov):
@@ -210,3 +223,24 @@ def check_covariance_prior(prior, covariance_type, n_features):
     if np.any(prior <= 0):
         raise ValueError(f"'{name}' should be positive.")
     return prior if prior.ndim else float(prior)
+
+
+def check_same_structure(est):
+    """Raise if a parameter that shapes the fitted state of ``est`` (a fitted
+    :class:`~skvi.mixture.VariationalGaussianMixture`) was changed since
+    (``partial_fit`` continues the fitted model)."""
+    prior, names = est._model_prior, {c: n for n, c in COVARIANCE_CODES.items()}
+    fitted = {
+        "n_components": est._state.posterior.means.shape[0],
+        "covariance_type": names[prior.covariance_type],
+        "weight_concentration_prior_type": (
+            "dirichlet_process" if prior.dirichlet_process else "dirichlet_distribution"
+        ),
+    }
+    for name, value in fitted.items():
+        if getattr(est, name) != value:
+            raise ValueError(
+                f"partial_fit continues the fitted model, which has {name}={value!r}, "
+                f"but {name}={getattr(est, name)!r} now. Call fit to start afresh "
+                f"with the new value, or set {name}={value!r} again."
+            )

@@ -89,9 +89,11 @@ from scipy.linalg import blas, lapack
 from ._jit import single_threaded_blas
 from ._special import (
     cholesky_log_det,
+    digamma,
     expm1_minus,
     log_gamma_ratio,
     stirling_remainder,
+    trigamma,
 )
 
 #: :math:`\kappa_0`: the prior precision of the intercept relative to the noise precision,
@@ -112,6 +114,27 @@ BLOCK_ROWS = 2048
 #: process holds a core (the regression benchmark times the whole fit). The passes over
 #: X use the default thread pool.
 SMALL_MATRIX = 512
+
+
+#: Largest magnitude accepted for the entries of ``X`` and ``y`` and for the sum of the
+#: sample weights. Products of three such numbers (a weighted sum of squares times a
+#: precision) stay far inside the float64 range; the tests fit every configuration with
+#: ``X``, ``y`` and the weights at this limit together.
+VALUE_LIMIT = 1e50
+
+
+def check_magnitudes(x_max, y_max, s_sum):
+    """Raise a ValueError naming the input whose magnitude (``max|X|``, ``max|y|``, the
+    sum of the weights) exceeds :data:`VALUE_LIMIT` (beyond it, sums of squares and
+    their products overflow float64)."""
+    for name, value in (("X", x_max), ("y", y_max), ("sample_weight (sum)", s_sum)):
+        value = float(value)
+        if not value <= VALUE_LIMIT:
+            raise ValueError(
+                f"{name} has magnitude {value:.3g}, above the limit {VALUE_LIMIT:g} of "
+                "VariationalEMRegressor (its sums of squares would overflow float64); "
+                "rescale it."
+            )
 
 
 # ------------------------------------------------------------------ named values
@@ -330,6 +353,7 @@ class RegressionData:
             x_offset = np.zeros(d)
             self.y_offset = np.zeros(self.n_targets)
         self.Yc = Y - self.y_offset
+        self.y_ss = np.einsum("n,nt->t", s, self.Yc**2)  # for the starting alpha
         # the Woodbury form when the joint design [X - xbar, 1] (Student-t) or the centred
         # X (Gaussian: q(b) is separate) has more columns than rows
         wide = self.n_samples < (self.p if self.joint_intercept else d)
@@ -353,9 +377,18 @@ class RegressionData:
         if wide:
             F, ct_rows = self._kernel_factor(Xc)
         else:
-            G, C, shift = centred_gram(chunk_statistics(X, x_offset, self.Yc, s), self.intercept)
+            G, ct_rows, shift = centred_gram(
+                chunk_statistics(X, x_offset, self.Yc, s), self.intercept
+            )
             self.x_offset = x_offset + shift
             F = _scaled_factor(G, self.x_offset, self.N)
+        self._spectral(F, ct_rows, wide, lambda B: _weighted_rss(X, self.x_offset, s, self.Yc, B))
+
+    def _spectral(self, F, ct_rows, wide, rss):
+        """Gaussian noise: the spectrum of ``G = F^T F`` and the statistics of the updates,
+        from the factor ``F``, ``ct_rows`` (``C``, or the kernel form's projections) and
+        ``rss(beta_ols)``, the pass over the data for the least-squares residuals."""
+        d = self.n_features
         # G (cleaned) = F^T F: its eigenvectors are the right singular vectors of F, and
         # its eigenvalues the squared singular values, resolved relative to the largest
         # singular value (not to the largest eigenvalue, as eigh(G) would)
@@ -364,11 +397,11 @@ class RegressionData:
         keep = sv > 0.0
         P, sv, V = P[:, keep], sv[keep], np.ascontiguousarray(Wt[keep].T)
         e = sv * sv
-        ct = sv[:, None] * (P.T @ ct_rows) if wide else V.T @ C
+        ct = sv[:, None] * (P.T @ ct_rows) if wide else V.T @ ct_rows
         self.col_ss = np.einsum("ij,ij->j", F, F)
         self.beta_ols = V @ (ct / e[:, None])
         if not wide:
-            self.r_ols = _weighted_rss(X, self.x_offset, s, self.Yc, self.beta_ols)
+            self.r_ols = rss(self.beta_ols)
         ct = ct.T  # (T, r)
         ct_scaled = ct / np.sqrt(e)
         self.spectrum = Spectrum(
@@ -409,6 +442,14 @@ class RegressionData:
         resid = Yt - U @ uy
         self.r_ols = np.sum(resid * resid, axis=0)
         return F, uy
+
+    def tau_update(self, prior, t, post, e_alpha, nu):
+        """:func:`tau_update` on this data (the Dask data override it)."""
+        return tau_update(prior, self, t, post, e_alpha, nu)
+
+    def sample_precisions(self, pred, X, Y, df, e_alpha):
+        """:func:`sample_precisions` of the training rows (lazy for the Dask data)."""
+        return sample_precisions(pred, X, Y, df, e_alpha)
 
     def gram_quadratic(self, v):
         """:math:`v^\\top G v` as the sum of non-negative terms
@@ -752,28 +793,86 @@ def _df_objective(nu, s, c):
     + \tfrac\nu2\ln\tfrac\nu2 - \tfrac{\nu+1}2\ln\tfrac{\nu + c_n}2]`, the
     log normaliser of :math:`\mathrm{Gam}(\tau\mid\nu/2,\nu/2)\,\tau^{1/2}
     e^{-c_n\tau/2}` (a Student-t log density up to terms free of :math:`\nu`)."""
-    half = 0.5 * nu
     # = N[lnG(h + 1/2) - lnG(h) - ln(h)/2] - (h + 1/2) sum s ln(1 + c/(2h)): the terms of
     # size h N of the expanded form cancel analytically (large nu)
+    return df_objective_from(nu, float(np.sum(s)), df_log_sum(nu, s, c))
+
+
+def df_log_sum(nu, s, c):
+    """:math:`\\sum_n s_n\\ln(1 + c_n/\\nu)`, the only sum over samples in
+    :func:`_df_objective` (additive over chunks of rows)."""
+    return float(s @ np.log1p(0.5 * c / (0.5 * nu)))
+
+
+def df_objective_from(nu, N, log_sum):
+    """:func:`_df_objective` from ``N`` and :func:`df_log_sum`."""
+    half = 0.5 * nu
     const = log_gamma_ratio(half, 0.5) - 0.5 * math.log(half)
-    return float(np.sum(s) * const - (half + 0.5) * (s @ np.log1p(0.5 * c / half)))
+    return float(N * const - (half + 0.5) * log_sum)
 
 
-def update_df(s, c, nu_old):
+def df_newton_sums(nu, s, c):
+    """:math:`\\sum_n s_n\\ln(1 + c_n/\\nu)`, :math:`\\sum_n s_n c_n/(\\nu + c_n)` and
+    :math:`\\sum_n s_n c_n(2\\nu + c_n)/(\\nu + c_n)^2`: what the first two derivatives
+    of :func:`_df_objective` need (additive over chunks of rows)."""
+    q = c / (nu + c)
+    return np.array([s @ np.log1p(c / nu), s @ q, s @ (q * (2.0 * nu + c) / (nu + c))])
+
+
+#: Newton steps that polish the bounded search's degrees of freedom.
+DF_NEWTON_STEPS = 2
+
+
+def polish_df(nu, N, sums):
+    r"""Newton steps on :math:`f'(\nu) = 0` from the search's result, :math:`f` =
+    :func:`_df_objective` and ``sums(nu)`` = :func:`df_newton_sums`: the search stops
+    within its tolerance (1e-6 on :math:`\ln\nu`) at a point that depends on the
+    rounding of every value it compared; after the steps :math:`\nu` is the maximiser
+    to rounding, a continuous function of the data (a Dask fit then equals the in-memory
+    one). A step that leaves :data:`DF_RANGE` or meets :math:`f'' \ge 0` stops
+    the polishing (the search's value, or the last step's, is kept). Returns
+    ``(nu, polished)``, ``polished`` when every step was taken."""
+    for _ in range(DF_NEWTON_STEPS):
+        S0, S1, S2 = sums(nu)
+        h = 0.5 * nu
+        a1 = 0.5 * (digamma(h + 0.5) - digamma(h)) - 0.5 / nu
+        a2 = 0.25 * (trigamma(h + 0.5) - trigamma(h)) + 0.5 / (nu * nu)
+        g1 = N * a1 - 0.5 * S0 + (nu + 1.0) * S1 / (2.0 * nu)
+        g2 = N * a2 + S1 / nu - (nu + 1.0) * S2 / (2.0 * nu * nu)
+        step = nu - g1 / g2 if g2 < 0.0 else -1.0
+        if not DF_RANGE[0] <= step <= DF_RANGE[1]:
+            return nu, False
+        nu = step
+    return nu, True
+
+
+def update_df(s, c, nu_old, objective=None, sums=None, N=None):
     """The degrees of freedom maximising :func:`_df_objective` within :data:`DF_RANGE`
     (bounded Brent search on :math:`\\ln\\nu`); the old value is kept if the new
-    one is not better."""
+    one is not better (this comparison of nearly equal values is skipped once
+    :func:`polish_df` has found the maximiser: rounding could flip it). ``objective(nu)``
+    and ``sums(nu)``, if given, replace ``_df_objective(nu, s, c)`` and
+    ``df_newton_sums(nu, s, c)``, and ``N`` the sum of ``s`` (the Dask fit sums them
+    over chunks)."""
     from scipy.optimize import minimize_scalar
+
+    if objective is None:
+
+        def objective(nu):
+            return _df_objective(nu, s, c)
+
+        def sums(nu):
+            return df_newton_sums(nu, s, c)
 
     lo, hi = math.log(DF_RANGE[0]), math.log(DF_RANGE[1])
     res = minimize_scalar(
-        lambda u: -_df_objective(math.exp(u), s, c),
+        lambda u: -objective(math.exp(u)),
         bounds=(lo, hi),
         method="bounded",
         options={"xatol": 1e-6},
     )
-    nu = math.exp(res.x)
-    return nu if _df_objective(nu, s, c) >= _df_objective(nu_old, s, c) else nu_old
+    nu, polished = polish_df(math.exp(res.x), float(np.sum(s)) if N is None else N, sums)
+    return nu if polished or objective(nu) >= objective(nu_old) else nu_old
 
 
 def gamma_factor_terms(a, c, b, r, rate_q, point):
@@ -831,7 +930,7 @@ def initial_precisions(prior, data, alpha_init=None, lambda_init=None):
     :data:`DF_INIT` when they are learned. Returns ``(Precisions, df)``.
     """
     T, d, N = data.n_targets, data.n_features, data.N
-    var = np.einsum("n,nt->t", data.s, data.Yc**2) / N + np.finfo(np.float64).eps
+    var = data.y_ss / N + np.finfo(np.float64).eps
     alpha0 = 1.0 / var if alpha_init is None else np.full(T, float(alpha_init))
     if lambda_init is None:
         lambda0 = default_lambda(data.col_ss / N, var, "ard" if prior.ard else "ridge")
@@ -1117,8 +1216,19 @@ def check_residual_resolution(prior, e_alpha, y, r, e, nu):
     set by rounding (on noise-free data with ``alpha_1=1e30`` the objective went
     down by 1e15 nats)."""
     unit = np.finfo(np.float64).eps * float(np.max(np.abs(y), initial=0.0))
+    raise_if_unresolved(prior, e_alpha, unit, residual_shift(e_alpha, unit, r, e, nu))
+
+
+def residual_shift(e_alpha, unit, r, e, nu):
+    """The largest relative change of a Student-t weight that a change of ``unit`` in
+    the residuals ``r`` causes (:func:`check_residual_resolution`)."""
     shift = e_alpha * unit * (2.0 * np.abs(r) + unit) / (nu + e_alpha * e)
-    if np.max(shift, initial=0.0) > RESIDUAL_RESOLUTION:
+    return float(np.max(shift, initial=0.0))
+
+
+def raise_if_unresolved(prior, e_alpha, unit, shift):
+    """The error of :func:`check_residual_resolution` if ``shift`` is too large."""
+    if shift > RESIDUAL_RESOLUTION:
         raise ValueError(
             f"Student-t noise: the noise precision reached {e_alpha:.3g} (a noise "
             f"standard deviation of {e_alpha**-0.5:.3g}) while the residuals are "
@@ -1383,3 +1493,16 @@ def sample_precisions(pred, X, Y, df, e_alpha):
     mean, scale2, _ = predictive(pred, X)
     e = (Y - mean) ** 2 + (scale2 - pred.noise_var[None, :])
     return (0.5 * (df + 1.0)) / (0.5 * df + 0.5 * e_alpha * e)
+
+
+def predict_rows(pred, return_std, X):
+    """Predictive mean (and standard deviation) of the rows ``X``: a tuple of (n, T)."""
+    if not return_std:
+        return (predictive_mean(pred, X),)
+    mean, scale2, dof = predictive(pred, X)
+    return mean, predictive_std(scale2, dof)
+
+
+def interval_rows(pred, coverage, X):
+    """The central interval of :func:`predictive` of the rows ``X``: ``(lower, upper)``."""
+    return predictive_interval(*predictive(pred, X), coverage)

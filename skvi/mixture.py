@@ -1,19 +1,19 @@
 """Variational Bayesian Gaussian mixture fitted by coordinate ascent (CAVI)."""
 
 from numbers import Integral, Real
-from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import DensityMixin, _fit_context
-from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from . import _dask
+from . import _mixture_dask as mdask
 from . import _mixture_kernels as kern
 from ._base import VariationalEstimator, keep_if_not_lower
 from ._jit import single_threaded_blas
-from ._mixture_priors import check_total_weight, data_units, resolve_prior
+from ._mixture_priors import check_same_structure, check_total_weight, data_units, resolve_prior
 
 
 class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
@@ -62,7 +62,10 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         sample weights and repeated rows give the same fit. 'k-means++' and
         'random_from_data' give each component one seed row, as in scikit-learn; the
         initial ELBO (``lower_bound_`` at ``max_iter=0``) is then that of the factors
-        the seeds give with the responsibilities of every row under them.
+        the seeds give with the responsibilities of every row under them. Above 10,000
+        rows the initialisation scales: it sees 10,000 rows drawn by index from
+        ``random_state`` ('kmeans' then gives every row its nearest centre), and
+        'random' draws per-row uniforms seeded by blocks of rows (see Notes).
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}
         Prior on the weights (default ``'dirichlet_process'``).
     weight_concentration_prior : float or None, default=None
@@ -187,6 +190,15 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
        ``covariance_type`` or ``weight_concentration_prior_type`` differ from the fitted
        state's, and a warm-started :meth:`fit` starts afresh if ``n_components`` or the
        number of features differ. The priors always follow the current parameters.
+    9. :meth:`fit` accepts a ``dask.array.Array`` (chunks of whole rows; ``sample_weight``
+       a Dask or NumPy array) and never gathers it: each pass runs the serial Numba
+       kernels per chunk on the workers and sums the statistics in the order of the
+       chunks; the update and the ELBO run on the client. The units and default priors
+       come from per-chunk reductions and the initialisation from at most 10,000 rows,
+       the same in memory, so the fit equals the in-memory one to rounding (1e-10
+       relative). The fitted attributes are NumPy arrays; :meth:`predict`,
+       :meth:`predict_proba` and :meth:`score_samples` of a Dask array are lazy Dask
+       arrays and :meth:`score` a float. :meth:`partial_fit` takes NumPy batches only.
 
     References
     ----------
@@ -278,9 +290,11 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            A Dask array (chunks of whole rows) is fitted on its workers, chunk by
+            chunk, without being gathered (Notes, item 9).
         y : Ignored
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like or dask.array.Array of shape (n_samples,), default=None
             Non-negative weights, acting as repetition counts; their sum must not
             exceed 1e100.
 
@@ -289,23 +303,31 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         self : VariationalGaussianMixture
         """
         fitted_shape = self.means_.shape if self.warm_start and hasattr(self, "_state") else None
-        X, w = self._validate_fit_data(X, sample_weight, reset=True)
-        total = check_total_weight(w.sum(), "The sample weights (sample_weight)")
+        if _dask.is_dask_array(X):  # before any validation that would gather X
+            red = mdask.reduce_dask(self, X, sample_weight)
+            total, X = red.total_weight, red.X
+        else:
+            X, w = self._validate_fit_data(X, sample_weight, reset=True)
+            total = w.sum()
+        total = check_total_weight(total, "The sample weights (sample_weight)")
+        warm = fitted_shape == (self.n_components, X.shape[1])
         # BLAS only sees d x d matrices here: one thread is faster (single_threaded_blas)
         with single_threaded_blas():
-            resp = None
-            if fitted_shape == (self.n_components, X.shape[1]):
-                # the fitted posterior's responsibilities on X, in its own units
-                with np.errstate(all="ignore"):
-                    resp = np.exp(self._estimate_log_resp(X)[0])
-                if not np.all(np.isfinite(resp)):
-                    resp = None  # X lies beyond the float range of the fitted units
-            self._resolve_priors(X, w)
-            data = self._data(X, w)
-            # warm start: one update from the fitted posterior's responsibilities, under
-            # the current priors and data; else (no fit, or n_components or the features
-            # differ) the loop starts afresh
-            start = None if resp is None else kern.state_from_resp(data.chunk, data.prior, resp)
+            if _dask.is_dask_array(X):
+                chunks, start = mdask.prepare_fit(self, red, warm)
+                data = mdask.FitData(chunks, self._model_prior, mdask.ON_DASK)
+            else:
+                resp = None
+                if warm:  # the fitted posterior's responsibilities on X, in its own units
+                    with np.errstate(all="ignore"):
+                        resp = np.exp(self._estimate_log_resp(X)[0])
+                    if not np.all(np.isfinite(resp)):
+                        resp = None  # X lies beyond the float range of the fitted units
+                self._resolve_priors(X, w)
+                data = self._data(X, w)
+                # warm start: one update from the fitted posterior's responsibilities,
+                # under the current priors and data; else the loop starts afresh
+                start = None if resp is None else kern.state_from_resp(data.chunk, data.prior, resp)
             self._fit_loop(
                 data, total, start=start, n_init=self.n_init, random_state=self.random_state,
                 verbose_interval=self.verbose_interval,
@@ -352,9 +374,14 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         -------
         self : VariationalGaussianMixture
         """
+        if _dask.is_dask_array(X):
+            raise ValueError(
+                "partial_fit does not accept a Dask array yet: pass its blocks as NumPy "
+                "arrays (e.g. with dask_ml.wrappers.Incremental), or call fit."
+            )
         first = not hasattr(self, "_state")
         if not first:
-            self._check_same_structure()
+            check_same_structure(self)
         X, w = self._validate_fit_data(X, sample_weight, reset=first)
         check_total_weight(self.total_samples, "total_samples")
         # relative weights (the largest is one), so that their scale is irrelevant
@@ -373,24 +400,6 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
             self._stochastic_step(data, state)
         self._check_representable()
         return self
-
-    def _check_same_structure(self):
-        """Raise if a parameter that shapes the fitted state was changed since."""
-        prior, names = self._model_prior, {c: n for n, c in kern.COVARIANCE_CODES.items()}
-        fitted = {
-            "n_components": self._state.posterior.means.shape[0],
-            "covariance_type": names[prior.covariance_type],
-            "weight_concentration_prior_type": (
-                "dirichlet_process" if prior.dirichlet_process else "dirichlet_distribution"
-            ),
-        }
-        for name, value in fitted.items():
-            if getattr(self, name) != value:
-                raise ValueError(
-                    f"partial_fit continues the fitted model, which has {name}={value!r}, "
-                    f"but {name}={getattr(self, name)!r} now. Call fit to start afresh "
-                    f"with the new value, or set {name}={value!r} again."
-                )
 
     def _check_representable(self):
         """Raise if the fitted posterior, in the units of X, is not finite in float64."""
@@ -411,11 +420,12 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
             raise ValueError("The sample weights sum to zero: there is nothing to fit.")
         return X, w
 
-    def _resolve_priors(self, X, w):
-        """Set the internal units from ``X`` (:func:`~skvi._mixture_priors.data_units`),
-        then the priors; a refused input changes nothing (units and priors keep matching
-        the fitted posterior)."""
-        units, deviation, data_cov = data_units(X, w)
+    def _resolve_priors(self, X, w, reduced=None):
+        """Set the internal units from ``X`` (:func:`~skvi._mixture_priors.data_units`,
+        or its value ``reduced`` from the chunks of a Dask array), then the priors; a
+        refused input changes nothing (units and priors keep matching the fitted
+        posterior)."""
+        units, deviation, data_cov = data_units(X, w) if reduced is None else reduced
         self._set_priors(units, data_cov)
         self._units, self._deviation, self._data_cov = units, deviation, data_cov
 
@@ -429,17 +439,18 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
 
     # ------------------------------------------------- the hooks of the fit loop
     def _data(self, X, w, stats_scale=1.0):
-        """The value the hooks receive: the chunk of data and the prior just resolved."""
-        return _Data(kern.Chunk(X, w, self._units, stats_scale), self._model_prior)
+        """The value the hooks receive: the chunk of data, the prior just resolved and
+        the steps of the hooks for data in memory."""
+        chunk = kern.Chunk(X, w, self._units, stats_scale)
+        return mdask.FitData(chunk, self._model_prior, mdask.IN_MEMORY)
 
     def _initial_state(self, data, random_state):
         """Initial responsibilities (``init_params``), then one update, and its ELBO."""
-        X, w = data.chunk.X, data.chunk.weights
-        resp = _initial_resp(X, w, self.n_components, self.init_params, random_state)
-        return kern.state_from_resp(data.chunk, data.prior, resp)
+        init, k = self.init_params, self.n_components
+        return data.steps.initial_state(data.chunk, data.prior, k, init, random_state)
 
     def _sweep(self, data, state):
-        return kern.sweep(data.chunk, data.prior, state.coef)
+        return data.steps.sweep(data.chunk, data.prior, state.coef)
 
     def _stochastic_sweep(self, data, state, rho):
         return kern.stochastic_sweep(data.chunk, data.prior, state, rho)
@@ -450,7 +461,7 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         ends the slow plateaus where two components share a cluster."""
         if not self.prune:
             return None
-        moves = kern.delete_moves(data.chunk, data.prior, state)
+        moves = data.steps.delete_moves(data.chunk, data.prior, state)
         return keep_if_not_lower(bound, moves, margin=self.tol * scale)
 
     def _publish(self, data, state):
@@ -490,7 +501,10 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         Returns
         -------
         resp : ndarray of shape (n_samples, n_components)
+            A lazy Dask array for a Dask ``X``.
         """
+        if _dask.is_dask_array(X):
+            return np.exp(mdask.lazy_log_resp(self, X))  # a lazy Dask array
         return np.exp(self._estimate_log_resp(self._check_X(X))[0])
 
     def predict(self, X):
@@ -503,7 +517,10 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         Returns
         -------
         labels : ndarray of shape (n_samples,)
+            A lazy Dask array for a Dask ``X``.
         """
+        if _dask.is_dask_array(X):
+            return mdask.lazy_log_resp(self, X).argmax(axis=1)  # a lazy Dask array
         return self._estimate_log_resp(self._check_X(X))[0].argmax(axis=1)
 
     def score_samples(self, X):
@@ -522,7 +539,10 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         Returns
         -------
         log_density : ndarray of shape (n_samples,)
+            A lazy Dask array for a Dask ``X``.
         """
+        if _dask.is_dask_array(X):
+            return mdask.lazy_score_samples(self, X)  # a lazy Dask array
         X = self._check_X(X)
         return kern.log_predictive(X, self._predictive, self._model_prior.covariance_type)
 
@@ -538,7 +558,10 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         -------
         score : float
         """
-        return float(np.mean(self.score_samples(X)))
+        log_density = self.score_samples(X)
+        if _dask.is_dask_array(log_density):
+            return float(_dask.compute(log_density.mean())[0])
+        return float(np.mean(log_density))
 
     def sample(self, n_samples=1):
         """Draw samples from the posterior predictive distribution.
@@ -564,37 +587,3 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         return kern.sample_predictive(
             self._predictive, n_samples, self._sample_rng, self._model_prior.covariance_type
         )
-
-
-class _Data(NamedTuple):
-    """What the hooks of the fit loop receive."""
-
-    chunk: kern.Chunk
-    prior: kern.MixturePrior
-
-
-def _initial_resp(X, w, n_components, init_params, random_state):
-    """Initial responsibilities, computed on the distinct rows of ``X`` in sorted order
-    (with their summed weights) so that weights and repeated rows initialise alike."""
-    keep = w > 0
-    unique, inverse = np.unique(X[keep], axis=0, return_inverse=True)
-    wu = np.bincount(inverse.ravel(), weights=w[keep], minlength=len(unique))
-    n_unique = len(unique)
-    k = min(n_components, n_unique)
-    resp_u = np.zeros((n_unique, n_components))
-    if init_params == "kmeans":
-        kmeans = KMeans(n_clusters=k, n_init=1, random_state=random_state)
-        labels = kmeans.fit(unique, sample_weight=wu).labels_
-        resp_u[np.arange(n_unique), labels] = 1.0
-    elif init_params == "k-means++":
-        _, indices = kmeans_plusplus(unique, k, sample_weight=wu, random_state=random_state)
-        resp_u[indices, np.arange(k)] = 1.0
-    elif init_params == "random_from_data":
-        indices = random_state.choice(n_unique, size=k, replace=False, p=wu / wu.sum())
-        resp_u[indices, np.arange(k)] = 1.0
-    else:
-        resp_u = random_state.uniform(size=(n_unique, n_components))
-        resp_u /= resp_u.sum(axis=1, keepdims=True)
-    resp = np.zeros((X.shape[0], n_components))
-    resp[keep] = resp_u[inverse.ravel()]
-    return resp

@@ -4,6 +4,7 @@ fitted attributes, prediction). The model and all of its mathematics are in
 :mod:`skvi._regression_kernels`.
 """
 
+from functools import partial
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -12,33 +13,12 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from . import _dask, _regression_dask
 from . import _regression_kernels as kern
 from ._base import VariationalEstimator, keep_if_not_lower
-from ._regression_kernels import INTERCEPT_PRIOR, RESIDUAL_RESOLUTION
+from ._regression_kernels import INTERCEPT_PRIOR, RESIDUAL_RESOLUTION, VALUE_LIMIT, check_magnitudes
 
 __all__ = ["INTERCEPT_PRIOR", "RESIDUAL_RESOLUTION", "VALUE_LIMIT", "VariationalEMRegressor"]
-
-#: Largest magnitude accepted for the entries of ``X`` and ``y`` and for the sum of the
-#: sample weights. Products of three such numbers (a weighted sum of squares times a
-#: precision) stay far inside the float64 range; the tests fit every configuration with
-#: ``X``, ``y`` and the weights at this limit together.
-VALUE_LIMIT = 1e50
-
-
-def _check_magnitudes(X, y, s):
-    """Raise a ValueError naming the input whose magnitude exceeds :data:`VALUE_LIMIT`
-    (beyond it, sums of squares and their products overflow float64)."""
-    for name, value in (
-        ("X", float(np.max(np.abs(X)))),
-        ("y", float(np.max(np.abs(y)))),
-        ("sample_weight (sum)", float(np.sum(s))),
-    ):
-        if not value <= VALUE_LIMIT:
-            raise ValueError(
-                f"{name} has magnitude {value:.3g}, above the limit {VALUE_LIMIT:g} of "
-                "VariationalEMRegressor (its sums of squares would overflow float64); "
-                "rescale it."
-            )
 
 
 class _FitData(NamedTuple):
@@ -243,6 +223,16 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
     data would); ``copy_X`` has no effect. As in scikit-learn, float32 input gives
     float32 fitted arrays and predictions (float64 arithmetic inside).
 
+    **Dask arrays.** ``fit`` takes a ``dask.array.Array`` (``y``, ``sample_weight``
+    chunked like it, or NumPy): chunks are validated and reduced to sums on the workers
+    in a fixed order, the updates run on the client, and the fit equals the in-memory one
+    to rounding (there is no random initialisation). Gaussian noise: three passes over
+    the rows; Student-t: one per iteration and target (learned ``df``: two, and one small
+    reduction per evaluation of its objective). With fewer rows than coefficients ``X``
+    is gathered if it has at most ``2**22`` entries, else a ValueError. Fitted attributes
+    are NumPy (``sample_precisions_``, one value per row, is gathered); :meth:`predict` and
+    :meth:`predict_interval` return lazy Dask arrays, :meth:`score` a float.
+
     **Units and range.** The rank of the Gram matrix is decided on its Jacobi-scaled
     form and its eigenpairs come from the SVD of a scaled factor, so columns of very
     different scales are resolved; ARD is equivariant to the units of the features
@@ -360,10 +350,12 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            A Dask array (chunks of whole rows) is fitted on its workers, with the same
+            answer as in memory (see Notes: Dask arrays).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets; the columns of a 2-D ``y`` are independent regressions that share
-            the Gram matrix.
+            the Gram matrix. With a Dask ``X``: a Dask array chunked like ``X``, or NumPy.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights, acting as repetition counts.
 
@@ -371,22 +363,23 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         -------
         self : VariationalEMRegressor
         """
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            dtype=[np.float64, np.float32],
-            multi_output=True,
-            y_numeric=True,
-            ensure_min_samples=2,
-        )
-        s = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        if not s.sum() > 0:
-            raise ValueError("The sample weights sum to zero: there is nothing to fit.")
-        _check_magnitudes(X, y, s)
-        Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        design = kern.RegressionData(X, Y, s, self.fit_intercept, self.noise, self.prior)
-        self._fit_loop(_FitData(design, X, Y, y.ndim == 1), design.N)
+        data = None
+        if _dask.is_dask_array(X):
+            gathered, data = _regression_dask.fit_data(self, X, y, sample_weight, _FitData)
+            X, y, sample_weight = gathered or (X, y, sample_weight)
+        if data is None:
+            X, y = validate_data(
+                self, X, y, dtype=[np.float64, np.float32], multi_output=True,
+                y_numeric=True, ensure_min_samples=2,
+            )  # fmt: skip
+            s = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+            if not s.sum() > 0:
+                raise ValueError("The sample weights sum to zero: there is nothing to fit.")
+            check_magnitudes(np.max(np.abs(X)), np.max(np.abs(y)), np.sum(s))
+            Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+            design = kern.RegressionData(X, Y, s, self.fit_intercept, self.noise, self.prior)
+            data = _FitData(design, X, Y, y.ndim == 1)
+        self._fit_loop(data, data.design.N)
         return self
 
     # ------------------------------------------------------------ the loop hooks
@@ -404,7 +397,7 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
             for t in range(d.n_targets):
                 qt = kern.target_precisions(q, t)
                 if d.mode == "student":
-                    stats, _, _ = kern.tau_update(prior, d, t, None, None, float(df[t]))
+                    stats, _, _ = d.tau_update(prior, t, None, None, float(df[t]))
                 else:
                     stats = d.gaussian_stats(t)
                 post = kern.target_posterior(d, stats, qt, prior.ard)
@@ -466,7 +459,7 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         qt = kern.target_precisions(state.precisions, t)
         if d.mode == "student":
             e_alpha = float(qt.alpha_shape / qt.alpha_rate[0])
-            stats, nu, current = kern.tau_update(prior, d, t, post, e_alpha, float(state.df[t]))
+            stats, nu, current = d.tau_update(prior, t, post, e_alpha, float(state.df[t]))
             df = np.array([nu])
             ref = float(kern.elbo(prior, d, current.summary, qt, df, current.tau)[0])
         else:
@@ -527,13 +520,20 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         self.intercept_std_ = per_target(intercept_std)
         self.df_ = per_target(df)
         # E[tau_n] of every training row at the fitted q(w, b), alpha and nu
-        tau = kern.sample_precisions(pred, data.X, data.Y, df, e_alpha) if student else None
-        self.sample_precisions_ = self._output(np.ones_like(data.Y) if tau is None else tau)[0]
+        tau = d.sample_precisions(pred, data.X, data.Y, df, e_alpha) if student else None
+        tau = np.ones(data.Y.shape) if tau is None else np.asarray(tau)  # gathered: n values
+        self.sample_precisions_ = self._output(tau)[0]
 
     # --------------------------------------------------------------- prediction
-    def _check_X(self, X):
+    def _apply(self, X, func, arg):
+        """``func(pred, arg, rows)`` (-> tuple of (n, T) arrays) on ``X``, as
+        :meth:`_output`; lazily per chunk for a Dask array."""
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        func = partial(func, self._pred, arg)
+        if _dask.is_dask_array(X):
+            return _regression_dask.lazy_apply(self, X, func)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self._output(*func(X))
 
     def _output(self, *arrays):
         out = tuple(a.astype(self._out_dtype, copy=False) for a in arrays)
@@ -556,11 +556,8 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         y_std : ndarray of the same shape
             Only with ``return_std=True``.
         """
-        X = self._check_X(X)
-        if not return_std:
-            return self._output(kern.predictive_mean(self._pred, X))[0]
-        mean, scale2, dof = kern.predictive(self._pred, X)
-        return self._output(mean, kern.predictive_std(scale2, dof))
+        out = self._apply(X, kern.predict_rows, return_std)
+        return out if return_std else out[0]
 
     def predict_interval(self, X, coverage=0.9):
         """Central interval of the predictive distribution.
@@ -577,8 +574,7 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         """
         if not 0.0 < coverage < 1.0:
             raise ValueError(f"coverage must be in (0, 1), got {coverage!r}.")
-        X = self._check_X(X)
-        return self._output(*kern.predictive_interval(*kern.predictive(self._pred, X), coverage))
+        return self._apply(X, kern.interval_rows, coverage)
 
     def score(self, X, y, sample_weight=None):
         r"""Coefficient of determination :math:`R^2` of :meth:`predict` on ``(X, y)``.
@@ -597,4 +593,6 @@ class VariationalEMRegressor(RegressorMixin, VariationalEstimator):
         -------
         score : float
         """
+        if _dask.is_dask_array(X):
+            return _regression_dask.dask_score(self, X, y, sample_weight)
         return super().score(X, y, sample_weight=sample_weight)

@@ -8,8 +8,10 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 @pytest.fixture(scope="module")
 def dask_client():
-    """An in-process Dask cluster (threads, in-process transport, no dashboard) and its client, the
-    default scheduler while the module's tests run."""
+    """An in-process Dask cluster (2 workers of one thread) and its client, the default
+    scheduler while the module's tests run. Everything listens on the loopback interface,
+    on ports the system picks; the dashboard is off (the scheduler's and workers' HTTP
+    servers, which distributed always starts, serve only their health routes)."""
     pytest.importorskip("distributed", reason="the Dask tests need the 'dask' extra")
     from distributed import Client, LocalCluster
 
@@ -18,7 +20,11 @@ def dask_client():
             processes=False,
             n_workers=2,
             threads_per_worker=1,
-            dashboard_address=None,
+            host="127.0.0.1",
+            protocol="tcp",
+            dashboard_address="127.0.0.1:0",
+            worker_dashboard_address="127.0.0.1:0",
+            scheduler_kwargs={"dashboard": False},
         ) as cluster,
         Client(cluster) as client,
     ):
