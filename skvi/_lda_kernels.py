@@ -1096,8 +1096,9 @@ def _polish_alpha(alpha, e_log_theta_mean):
     pairs = zip(alpha, e_log_theta_mean, strict=True)
     grad = np.array([psi_total - digamma(a) + e for a, e in pairs])
     q = -np.array([trigamma(a) for a in alpha])
-    b = np.sum(grad / q) / (1.0 / trigamma(total) + np.sum(1.0 / q))
-    new = alpha - (grad - b) / q
+    with np.errstate(all="ignore"):  # trigamma overflows for tiny alpha: no step then
+        b = np.sum(grad / q) / (1.0 / trigamma(total) + np.sum(1.0 / q))
+        new = alpha - (grad - b) / q
     return new if np.all(np.isfinite(new)) and np.all(new > 0) else alpha
 
 
