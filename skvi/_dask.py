@@ -8,7 +8,7 @@ estimator can dispatch on its input before scikit-learn's validation (which woul
 the whole array into the client's memory), and ``import skvi`` never imports Dask.
 
 Inside Dask tasks the models run the serial build of their Numba kernels (Dask supplies
-the parallelism; a ``parallel=True`` kernel called from two worker threads at once
+the parallelism; a kernel of the parallel build called from two worker threads at once
 oversubscribes the cores, or aborts under Numba's workqueue threading layer).
 """
 
@@ -148,3 +148,70 @@ def map_reduce_keep(func, blocks, *args, add):
         return total, kept
     futures = client.compute([total, *kept])
     return futures[0].result(), futures[1:]
+
+
+def _futures_client(parts):
+    """The ``distributed`` client when ``parts`` are its futures, else None."""
+    try:
+        from distributed import Future, default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        return None
+    if not parts or not all(isinstance(p, Future) for p in parts):
+        return None
+    return client
+
+
+def placement(parts):
+    """Where the futures ``parts`` (the kept values of :func:`map_reduce_keep`) are held,
+    for repeated calls of :func:`map_reduce_small` over them: a list of ``(worker,
+    indices of the parts it holds)``, or None when they are not futures of a
+    ``distributed`` client."""
+    client = _futures_client(parts)
+    if client is None:
+        return None
+    from distributed import wait
+
+    wait(parts)
+    who = client.who_has(parts)
+    groups = {}
+    for i, part in enumerate(parts):
+        holders = who.get(part.key) or [None]
+        groups.setdefault(holders[0], []).append(i)
+    return list(groups.items())
+
+
+def _apply_each(parts, fn, fn_args):
+    return [fn(part, *fn_args) for part in parts]
+
+
+def map_reduce_small(func, parts, *args, add, where=None):
+    """:func:`map_reduce` for values of a few numbers per part, evaluated many times in a
+    row (a line search over the kept per-chunk values of :func:`map_reduce_keep`):
+    ``func(part, *args)`` runs on the workers without a graph, one task per worker that
+    holds parts (``where``, from :func:`placement`; else one task per part), and the
+    values are summed on the client pairwise in the order of :func:`tree_sum`: the same
+    additions in the same order as :func:`map_reduce`, so the same total, in one round
+    trip without transfers between workers. Without a ``distributed`` client, or for
+    parts that are not futures, :func:`map_reduce`."""
+    client = _futures_client(parts)
+    if client is None:
+        return map_reduce(func, parts, *args, add=add)
+    if where is None:
+        where = [(None, [i]) for i in range(len(parts))]
+    tasks = [
+        client.submit(
+            _apply_each, [parts[i] for i in indices], func, args, pure=False,
+            **({} if worker is None else {"workers": [worker], "allow_other_workers": True}),
+        )
+        for worker, indices in where
+    ]  # fmt: skip
+    values = [None] * len(parts)
+    for (_, indices), out in zip(where, client.gather(tasks), strict=True):
+        for i, value in zip(indices, out, strict=True):
+            values[i] = value
+    while len(values) > 1:  # the pairing of tree_sum
+        paired = [add(values[i], values[i + 1]) for i in range(0, len(values) - 1, 2)]
+        values = paired + ([values[-1]] if len(values) % 2 else [])
+    return values[0]

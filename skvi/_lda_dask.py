@@ -1,4 +1,4 @@
-"""VariationalLDA over a Dask array of documents (batch variational Bayes).
+"""VariationalLDA over a Dask array of documents: batch VB, online SVI, ``partial_fit``.
 
 The corpus is a Dask array whose row chunks are documents (``scipy.sparse.csr_matrix``
 chunks, or dense ones), one chunk across the vocabulary. Each chunk is validated on the
@@ -16,9 +16,24 @@ A batch pass:
 
 The random starts of a pass do not depend on the chunking
 (:func:`skvi._lda_kernels.draw_starts`), so a fit equals the in-memory fit of the same
-documents. The methods are the in-memory ones; here are only the Dask calls.
+documents.
+
+An online pass (stochastic VI, :func:`online_pass`) is sequential: its mini-batches, in
+document order, each take a step from the topics of the one before. It runs as a chain
+of tasks, one per chunk in which mini-batches start: the task takes the steps of those
+mini-batches with the serial kernel (:func:`skvi._lda_kernels.online_steps`), a
+mini-batch that runs into the next chunks taking their first rows (sliced on their
+workers); the state (topics, priors, random state, step count, the running sum of the
+mini-batches' parts of the ELBO) travels from task to task and the client receives the
+pass's final state only. One task runs at a time: the gain is memory, not speed. A
+``partial_fit`` of a Dask array is one mini-batch: the E-step runs per chunk from the
+mini-batch's random starts (drawn on the client as in memory) and the step on the
+client (:func:`stochastic_pass`).
+
+The methods are the in-memory ones; here are only the Dask calls.
 """
 
+import copy
 import operator
 from typing import NamedTuple
 
@@ -41,6 +56,9 @@ class DaskDocs(NamedTuple):
     #: The dtype of the fitted attributes (float32 stays float32, as in memory).
     dtype: np.dtype
     whom: str
+    #: Whether the documents' ``gamma`` are kept on the workers (a batch fit's warm passes
+    #: start from them; an online fit has no use for them).
+    keep_gamma: bool = True
 
 
 def _tables(topics):
@@ -61,6 +79,12 @@ def _valid_chunk(block, n_features, whom):
             "features as input."
         )
     check_non_negative(X, whom)
+    return canonical_csr(X)
+
+
+def canonical_csr(X):
+    """``X`` (validated, dense or sparse) as CSR with sorted, unique column indices: a copy
+    with the duplicates summed if it is not canonical (the input is never modified)."""
     X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
     if not X.has_canonical_format:
         X = X.copy()
@@ -72,14 +96,16 @@ def _chunk_tokens(block, n_features, whom):
     return float(_valid_chunk(block, n_features, whom).sum())
 
 
-def check_docs(est, X, whom, reset):
+def check_docs(est, X, whom, reset, method):
     """``X`` (a Dask array) as :class:`DaskDocs` and its number of tokens, every chunk
-    validated on the workers. ``reset``: set ``n_features_in_`` (``fit``), else check it."""
+    validated on the workers. ``reset``: set ``n_features_in_`` (``fit``), else check it;
+    ``method``: the learning method of the passes ('batch', 'online'; 'cvb0' raises)."""
     _dask.require_dask(whom)
-    if reset and est.learning_method != "batch":
+    if method == "cvb0":
         raise ValueError(
-            f"learning_method={est.learning_method!r} is not supported on Dask arrays yet; "
-            "use learning_method='batch', or fit X.compute() in memory."
+            "learning_method='cvb0' is not supported on Dask arrays: its pass is sequential "
+            "over the documents with corpus-wide counts. Use learning_method='batch' or "
+            "'online', or fit X.compute() in memory."
         )
     blocks = _dask.row_blocks(X, "X")
     _check_n_features(est, X, reset=reset)
@@ -93,7 +119,8 @@ def check_docs(est, X, whom, reset):
     n_tokens = _dask.map_reduce(_chunk_tokens, blocks, n_features, whom, add=operator.add)
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     offsets = np.r_[0, np.cumsum(X.chunks[0])].astype(np.int64)
-    return DaskDocs(blocks, offsets, X.shape, dtype, whom), float(n_tokens)
+    docs = DaskDocs(blocks, offsets, X.shape, dtype, whom, method == "batch")
+    return docs, float(n_tokens)
 
 
 def _chunk_initial(block, n_features, whom, topics, alpha):
@@ -104,14 +131,20 @@ def _chunk_initial(block, n_features, whom, topics, alpha):
     return gamma, stats
 
 
+def _chunk_initial_stats(*args):
+    return _chunk_initial(*args)[1]
+
+
 def initial_state(docs, prior, n_topics, random_state, structure=None):
     """:func:`skvi._lda_kernels.initial_state` (random topics, ``gamma_d = alpha + n_d /
-    K``) on the workers; the state's ``gamma`` is the list of the chunks' futures."""
+    K``) on the workers; the state's ``gamma`` is the list of the chunks' futures (None
+    unless ``docs.keep_gamma``)."""
     topics = kern.random_topics(random_state, n_topics, docs.shape[1])
-    stats, gamma = _dask.map_reduce_keep(
-        _chunk_initial, docs.blocks, docs.shape[1], docs.whom, _dask.share(_tables(topics)),
-        prior.alpha, add=kern.add_stats,
-    )  # fmt: skip
+    args = (docs.blocks, docs.shape[1], docs.whom, _dask.share(_tables(topics)), prior.alpha)
+    if docs.keep_gamma:
+        stats, gamma = _dask.map_reduce_keep(_chunk_initial, *args, add=kern.add_stats)
+    else:
+        stats, gamma = _dask.map_reduce(_chunk_initial_stats, *args, add=kern.add_stats), None
     bound = kern.elbo(stats, topics, prior)
     return kern.LDAState(topics, prior, gamma, bound, 1, 0, random_state), bound
 
@@ -129,15 +162,20 @@ def _chunk_pass(block, gamma, starts, first, n_features, whom, topics, alpha, mo
     return gamma, stats
 
 
-def _scatter_each(values):
-    """Each value to one worker (a future each) under a distributed client, else as is."""
+def _client():
+    """The active ``distributed`` client, or None (Dask's local schedulers)."""
     try:
         from distributed import default_client
 
-        client = default_client()
+        return default_client()
     except (ImportError, ValueError):
-        return values
-    return client.scatter(values, hash=False)
+        return None
+
+
+def _scatter_each(values):
+    """Each value to one worker (a future each) under a distributed client, else as is."""
+    client = _client()
+    return values if client is None else client.scatter(values, hash=False)
 
 
 def batch_pass(docs, state, mode, settings, learn_alpha, learn_eta):
@@ -165,6 +203,115 @@ def batch_pass(docs, state, mode, settings, learn_alpha, learn_eta):
     )  # fmt: skip
     stats = kern.dense_stats(word_stats, docs.shape[1])
     return kern.batch_update(stats, state, gamma, learn_alpha, learn_eta)
+
+
+def _mini_batches(X, extra, cuts, rhos):
+    """``(rows, rho)`` of each mini-batch ``cuts[b]..cuts[b+1]-1`` (rows of the chunk ``X``;
+    the last one may run on into the rows ``extra`` of the next chunks), with its step
+    size: the same CSR matrices as the in-memory ``X[batch]``."""
+    for b, rho in enumerate(rhos):
+        lo, hi = cuts[b], cuts[b + 1]
+        rows = X[lo:hi] if hi <= X.shape[0] else sp.vstack([X[lo:], *extra], format="csr")
+        yield rows, rho
+
+
+def _head(X, n):
+    """The first ``n`` rows of a validated chunk (a mini-batch that starts in an earlier
+    chunk runs into them), cut on the chunk's worker."""
+    return X[:n]
+
+
+def _chunk_online(carry, X, extra, cuts, rhos, n_total, settings, learn_alpha, learn_eta):
+    """One link of an online pass: the steps of the mini-batches starting in the
+    validated chunk ``X``, from the ``carry`` ``(state, bound)`` of the link before;
+    returns the new carry."""
+    state, bound = carry
+    # a copy: the random state of the carry (an input of this task) is never advanced
+    state = state._replace(random_state=copy.deepcopy(state.random_state))
+    batches = _mini_batches(X, extra, cuts, rhos)
+    return kern.online_steps(batches, state, bound, n_total, settings, learn_alpha, learn_eta,
+                             serial=True)  # fmt: skip
+
+
+def _links(docs, batch_size):
+    """The online pass's chain: for each chunk in which mini-batches start, its index, the
+    rows where they start (and the end of the last one), the later chunks (index, number
+    of rows) that the last one runs into, and the mini-batches' range."""
+    n_docs, edges = docs.shape[0], docs.offsets
+    lows = np.arange(0, n_docs, batch_size)
+    owners = np.searchsorted(edges, lows, side="right") - 1
+    first = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    for a, b in zip(first, np.r_[first[1:], len(lows)], strict=True):
+        i, stop = int(owners[a]), min(int(lows[b - 1]) + batch_size, n_docs)
+        cuts, j, heads = np.r_[lows[a:b], stop] - edges[i], i + 1, []
+        while j < len(docs.blocks) and edges[j] < stop:
+            heads.append((j, int(min(stop, edges[j + 1]) - edges[j])))
+            j += 1
+        yield i, cuts, heads, (a, b)
+
+
+def online_pass(docs, state, batch_size, rhos, settings, learn_alpha, learn_eta):
+    """:func:`skvi._lda_kernels.online_pass` over the chunks of ``docs``: a chain of
+    tasks, one link per chunk in which mini-batches start (:func:`_links`), each carrying
+    the state to the next. Each chunk is read and validated once per pass, on a worker,
+    where the link that needs it and the head cut from it for the link before run. Under
+    a distributed client, a link is submitted once the one two before it is done, so that
+    a few chunks at most are in memory at once. The documents never come to the client;
+    it receives the pass's final state and bound."""
+    from dask import delayed
+
+    client, valid, previous = _client(), {}, None
+    check, head = delayed(_valid_chunk, pure=True), delayed(_head, pure=True)
+    link = delayed(_chunk_online, pure=True)
+
+    def chunk(j):
+        if j not in valid:
+            X = check(docs.blocks[j], docs.shape[1], docs.whom)
+            valid[j] = X if client is None else client.compute(X)
+        return valid[j]
+
+    if client is not None:
+        from distributed import wait
+    carry = _scatter_each([(state._replace(gamma=None), 0.0)])[0]
+    for i, cuts, heads, (a, b) in _links(docs, batch_size):
+        for j in [j for j in valid if j < i]:  # submitted with the links that read them
+            del valid[j]
+        extra = [head(chunk(j), n) for j, n in heads]
+        step = link(carry, chunk(i), extra, cuts, list(rhos[a:b]), docs.shape[0], settings,
+                    learn_alpha, learn_eta)  # fmt: skip
+        if client is not None:
+            if previous is not None:
+                wait(previous)
+            previous, step = carry, client.compute(step)
+        carry = step
+    new, bound = carry.result() if client is not None else _dask.compute(carry)[0]
+    # the fit's random state object advances as it does in memory
+    state.random_state.set_state(new.random_state.get_state())
+    return new._replace(random_state=state.random_state, gamma=state.gamma), bound
+
+
+def _chunk_step(block, starts, n_features, whom, topics, alpha, settings):
+    X = _valid_chunk(block, n_features, whom)
+    gamma = np.empty((X.shape[0], alpha.shape[0]))
+    return kern.chunk_stats(X, topics, alpha, gamma, kern.FRESH, settings, starts)
+
+
+def stochastic_pass(docs, state, rho, n_total, settings, learn_alpha, learn_eta):
+    """:func:`skvi._lda_kernels.stochastic_pass` with the whole of ``docs`` as the
+    mini-batch: its random starts drawn on the client (as in memory) and scattered to the
+    chunks, the E-step per chunk on the workers, the statistics summed there, the step on
+    the client (:func:`skvi._lda_kernels.stochastic_update`)."""
+    n_topics, edges = state.topics.components.shape[0], docs.offsets
+    starts = kern.fresh_starts(state.random_state, docs.shape[0], n_topics)
+    starts = _scatter_each([starts[edges[i] : edges[i + 1]] for i in range(len(docs.blocks))])
+    word_stats = _dask.map_reduce(
+        _chunk_step, list(zip(docs.blocks, starts, strict=True)), docs.shape[1], docs.whom,
+        _dask.share(_tables(state.topics)), state.prior.alpha, settings,
+        add=kern.add_word_stats,
+    )  # fmt: skip
+    stats = kern.dense_stats(word_stats, docs.shape[1])
+    ratio = n_total / docs.shape[0]
+    return kern.stochastic_update(stats, state, rho, ratio, learn_alpha, learn_eta)
 
 
 def _chunk_transform(block, n_features, whom, topics, alpha, settings, normalize, dtype):

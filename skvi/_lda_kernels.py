@@ -24,15 +24,17 @@ Functions: statistics of a chunk (the E-step) :func:`doc_stats`; updates
 empirical-Bayes priors :func:`update_prior` (:func:`update_alpha`, :func:`update_eta`); the
 ELBO :func:`elbo` (with :func:`documents_bound` and :func:`topics_kl`); the predictive
 :func:`infer` (``transform``, ``score``) and :func:`perplexity`; and the passes the
-estimator runs: :func:`initial_state`, :func:`batch_pass`, :func:`stochastic_pass`,
-:func:`cvb0_sweep`. The estimator (``skvi.lda``) only validates, resolves the priors
-(:func:`resolve_prior`), calls these and publishes the fitted attributes. Over a Dask
-array (``skvi._lda_dask``) each chunk runs :func:`chunk_stats` (the serial kernel, over
-the chunk's own words: :class:`WordStats`, summed by :func:`add_word_stats`), and the
-client finishes the pass with :func:`batch_update`; the random starts of a pass
-(:func:`draw_starts`, :func:`starts_of`) and the sum of ``E[ln theta]`` the learned
-``alpha`` reads (:func:`e_log_theta_total`) do not depend on how the documents are
-split, so that such a fit equals the in-memory one.
+estimator runs: :func:`initial_state`, :func:`batch_pass`, :func:`online_pass`
+(:func:`online_steps` of :func:`stochastic_pass`), :func:`cvb0_sweep`. The estimator
+(``skvi.lda``) only validates, resolves the priors (:func:`resolve_prior`), calls these
+and publishes the fitted attributes. Over a Dask array (``skvi._lda_dask``) each chunk
+runs :func:`chunk_stats` (the serial kernel, over the chunk's own words:
+:class:`WordStats`, summed by :func:`add_word_stats`), and the client finishes the pass
+with :func:`batch_update` (a batch pass) or :func:`stochastic_update` (a mini-batch of
+``partial_fit``); an online pass runs :func:`online_steps` in a chain of tasks. The
+random starts of a pass (:func:`draw_starts`, :func:`starts_of`) and the sum of
+``E[ln theta]`` the learned ``alpha`` reads (:func:`e_log_theta_total`) do not depend on
+how the documents are split, so that such a fit equals the in-memory one.
 
 The per-document E-step alternates, for document ``d`` with word ids ``w_j`` and counts
 ``n_j`` (one CSR row),
@@ -571,8 +573,8 @@ def _cvb0_doc(lo, hi, indices, data, resp, delta, base, word_topic, topic_total,
         r = resp[j]
         # the max() only guards against rounding below zero. The word's share of the
         # topic (at most 1) is formed in a loop of its own: written as one expression,
-        # fastmath's reassociation may multiply the two counts first, which overflows
-        # from counts of about 1e154 on
+        # the kernel flags' reassociation may multiply the two counts first, which
+        # overflows from counts of about 1e154 on
         for k in range(n_comp):
             s = own * r[k]
             new[k] = (max(row[k] - s, 0.0) + eta) / max(topic_total[k] - s, w_eta)
@@ -1225,21 +1227,50 @@ def batch_update(stats, state, gamma, learn_alpha, learn_eta):
     return new, bound
 
 
-def stochastic_pass(X, state, rho, n_total, settings, learn_alpha, learn_eta):
+def stochastic_pass(X, state, rho, n_total, settings, learn_alpha, learn_eta, serial=False):
     """One stochastic step on the mini-batch ``X`` of a corpus (or stream) of ``n_total``
-    documents: the E-step from random starts, :func:`stochastic_update_topics`, the
-    learned priors a step ``rho`` towards their optimum. Returns the new state and the
-    mini-batch's documents' part of the ELBO (:func:`documents_bound`, with the topics
-    before the step)."""
+    documents: the E-step from random starts, then :func:`stochastic_update`. Returns the
+    new state and the mini-batch's documents' part of the ELBO (:func:`documents_bound`,
+    with the topics before the step). ``serial``: the serial kernel (a Dask task)."""
     n_topics = state.topics.components.shape[0]
     gamma = np.empty((X.shape[0], n_topics))
     starts = fresh_starts(state.random_state, X.shape[0], n_topics)
-    stats = doc_stats(X, state.topics, state.prior.alpha, gamma, FRESH, settings, starts)
-    ratio = n_total / X.shape[0]
+    stats = doc_stats(X, state.topics, state.prior.alpha, gamma, FRESH, settings, starts,
+                      serial=serial)  # fmt: skip
+    return stochastic_update(stats, state, rho, n_total / X.shape[0], learn_alpha, learn_eta)
+
+
+def stochastic_update(stats, state, rho, ratio, learn_alpha, learn_eta):
+    """The end of a stochastic step from the mini-batch's statistics ``stats``, which stand
+    for ``ratio`` times theirs: :func:`stochastic_update_topics`, the learned priors a step
+    ``rho`` towards their optimum. Returns the new state and :func:`documents_bound`."""
     topics = stochastic_update_topics(stats, state.topics, state.prior, rho, ratio)
     prior = update_prior(stats, topics, state.prior, learn_alpha, learn_eta, rho)
     new = state._replace(topics=topics, prior=prior, n_batch_iter=state.n_batch_iter + 1)
     return new, documents_bound(stats)
+
+
+def online_steps(batches, state, bound, n_total, settings, learn_alpha, learn_eta,
+                 serial=False):  # fmt: skip
+    """:func:`stochastic_pass` on each ``(X_b, rho_b)`` of ``batches`` in turn (mini-batches
+    of a corpus of ``n_total`` documents, in document order, with their step sizes),
+    adding each mini-batch's part of the ELBO to ``bound``. Returns ``(state, bound)``."""
+    for X, rho in batches:
+        state, part = stochastic_pass(X, state, rho, n_total, settings, learn_alpha, learn_eta,
+                                      serial)  # fmt: skip
+        bound += part
+    return state, bound
+
+
+def online_pass(X, state, batch_size, rhos, settings, learn_alpha, learn_eta):
+    """One pass of stochastic VI over the corpus ``X`` (CSR): :func:`online_steps` over its
+    mini-batches of ``batch_size`` documents, in order, with the step sizes ``rhos`` (one
+    per mini-batch). Returns the new state and the sum of the mini-batches' parts of the
+    ELBO (each with the topics of its step)."""
+    n_docs = X.shape[0]
+    rows = range(0, n_docs, batch_size)
+    batches = ((X[lo : lo + batch_size], rho) for lo, rho in zip(rows, rhos, strict=True))
+    return online_steps(batches, state, 0.0, n_docs, settings, learn_alpha, learn_eta)
 
 
 def _cvb0_initial(X, structure, prior, n_topics, random_state):

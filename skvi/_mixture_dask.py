@@ -1,11 +1,13 @@
 """The Gaussian mixture over data in row chunks: an initialisation that scales (used in
-memory too, so that both paths agree) and the fit and predictions over Dask arrays.
+memory too, so that both paths agree) and the fit, the stochastic steps and the
+predictions over Dask arrays.
 
 :class:`~skvi.mixture.VariationalGaussianMixture` calls :func:`reduce_dask` (validation,
 internal units and data statistics from per-chunk reductions), then runs its fit loop
-with :data:`ON_DASK` (or :data:`IN_MEMORY`) as the steps of its hooks. On a Dask array
-each pass maps a function over the row chunks on the workers (the serial Numba kernels)
-and sums the results in a fixed order of the chunks (:func:`skvi._dask.map_reduce`); the
+(or, in ``partial_fit``, one stochastic step over a Dask array as one mini-batch) with
+:data:`ON_DASK` (or :data:`IN_MEMORY`) as the steps of its hooks. On a Dask array each
+pass maps a function over the row chunks on the workers (the serial Numba kernels) and
+sums the results in a fixed order of the chunks (:func:`skvi._dask.map_reduce`); the
 update and the ELBO run on the client. Dask is imported only when a Dask array is seen.
 
 The initialisation (:func:`initial_rule`) sees at most :data:`SAMPLE_ROWS` rows: all of
@@ -19,6 +21,7 @@ per-row uniforms from fixed blocks of :data:`RANDOM_BLOCK_ROWS` rows seeded by
 
 import functools
 import inspect
+import operator
 import types
 from typing import NamedTuple
 
@@ -164,7 +167,10 @@ def memory_initial_state(chunk, prior, n_components, init_params, random_state):
 
 #: The steps of the fit loop's hooks for data in memory.
 IN_MEMORY = types.SimpleNamespace(
-    initial_state=memory_initial_state, sweep=kern.sweep, delete_moves=kern.delete_moves
+    initial_state=memory_initial_state,
+    sweep=kern.sweep,
+    delete_moves=kern.delete_moves,
+    stochastic_sweep=kern.stochastic_sweep,
 )
 
 
@@ -188,17 +194,27 @@ _ZERO_OK = (
 
 
 def _check_chunk(X, w, start):
-    """Validate a chunk as :meth:`fit` validates an array in memory; its ``max |X|``
-    and total weight."""
+    """Validate a chunk as :meth:`fit` validates an array in memory; its ``max |X|``,
+    total weight and largest weight."""
     X = check_array(X, dtype=_FLOATS, ensure_min_samples=0, estimator=_NAME, input_name="X")
     if w is not None and X.shape[0]:  # (a chunk may hold no weight; the total must)
         w = _check_sample_weight(w, X, dtype=np.float64, ensure_non_negative=True, **_ZERO_OK)
     X, w = _arrays(X, w)
-    return (float(np.max(np.abs(X))) if X.size else 0.0), float(w.sum())
+    if not X.size:
+        return 0.0, 0.0, 0.0
+    return float(np.max(np.abs(X))), float(w.sum()), float(w.max())
 
 
 def _max_sum(a, b):
     return max(a[0], b[0]), a[1] + b[1]
+
+
+def _max_sum_max(a, b):
+    return max(a[0], b[0]), a[1] + b[1], max(a[2], b[2])
+
+
+def _weight_total(w):
+    return float(np.sum(w, dtype=np.float64))
 
 
 def _weighted_sum(X, w, start, e0):
@@ -243,13 +259,15 @@ def _add_flagged(a, b):
 # ------------------------------------------------------------ fits over Dask arrays
 class DaskChunks(NamedTuple):
     """The data of a fit over a Dask array: ``X`` and the weights ``w`` (a Dask array
-    chunked like ``X``, or None), their row chunks as ``(X, w, first row)`` blocks, and
-    the internal ``units``."""
+    chunked like ``X``, or None), their row chunks as ``(X, w, first row)`` blocks, the
+    internal ``units``, and the factor ``stats_scale`` the statistics count with (as in
+    :class:`~skvi._mixture_kernels.Chunk`: one for :meth:`fit`)."""
 
     X: object
     w: object
     blocks: list
     units: kern.Units
+    stats_scale: float = 1.0
 
 
 class Reduced(NamedTuple):
@@ -259,34 +277,52 @@ class Reduced(NamedTuple):
     w: object
     blocks: list
     total_weight: float
-    units: tuple  # (Units, deviation, data covariance) as data_units returns them
+    units: tuple  # (Units, deviation, data covariance) as data_units returns them, or None
 
 
-def reduce_dask(est, X, sample_weight, reset=True):
+def _blocks(X, w):
+    """The row chunks of ``X`` and ``w`` (or None) as ``(X, w, first row)`` blocks."""
+    x_blocks = _dask.row_blocks(X, "X")
+    w_blocks = [None] * len(x_blocks) if w is None else _dask.row_blocks(w, "w", ndim=1)
+    starts = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(int)
+    return [(xb, wb, int(s)) for xb, wb, s in zip(x_blocks, w_blocks, starts, strict=True)]
+
+
+def reduce_dask(est, X, sample_weight, reset=True, relative=False):
     """Validate a Dask ``X`` (and ``sample_weight``) chunk by chunk on the workers, and
     reduce the data to the internal units and covariance of
-    :func:`~skvi._mixture_priors.data_units` (three passes)."""
+    :func:`~skvi._mixture_priors.data_units` (three passes).
+
+    With ``relative`` (a :meth:`partial_fit` batch) the weights become ``w / max(w)``,
+    as in memory, and their total comes from one more pass over the weights alone.
+    Without ``reset`` (a later :meth:`partial_fit`: the fitted model keeps its units)
+    the units are not reduced (``units`` None) and one row is enough.
+    """
     _dask.require_dask(_NAME)
     _dask.check_row_chunks(X, "X")
     _check_n_features(est, X, reset=reset)
     _check_feature_names(est, X, reset=reset)
-    if X.shape[0] < 2:
+    min_samples = 2 if reset else 1
+    if X.shape[0] < min_samples:
         raise ValueError(
             f"Found array with {X.shape[0]} sample(s) (shape={X.shape}) while a minimum "
-            f"of 2 is required by {_NAME}."
+            f"of {min_samples} is required by {_NAME}."
         )
     w = None if sample_weight is None else _dask.aligned(sample_weight, X, "sample_weight")
-    x_blocks = _dask.row_blocks(X, "X")
-    w_blocks = [None] * len(x_blocks) if w is None else _dask.row_blocks(w, "w", ndim=1)
-    starts = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(int)
-    blocks = [(xb, wb, int(s)) for xb, wb, s in zip(x_blocks, w_blocks, starts, strict=True)]
-    amax, wsum = _dask.map_reduce(_check_chunk, blocks, add=_max_sum)
+    blocks = _blocks(X, w)
+    amax, wsum, wmax = _dask.map_reduce(_check_chunk, blocks, add=_max_sum_max)
     if not wsum > 0:  # as fit says it in memory (scikit-learn's words where it checks)
         raise ValueError(
             "Sample weights must contain at least one non-zero number."
             if _ZERO_OK
             else "The sample weights sum to zero: there is nothing to fit."
         )
+    if relative and w is not None:  # (without weights: ones, whose largest is one)
+        w = w.astype(np.float64) / wmax  # (each weight divided, as in memory)
+        blocks = _blocks(X, w)
+        wsum = _dask.map_reduce(_weight_total, [b[1] for b in blocks], add=operator.add)
+    if not reset:
+        return Reduced(X, w, blocks, wsum, None)
     e0 = max_exponent(amax)
     mean = _dask.map_reduce(_weighted_sum, blocks, e0, add=np.add) / wsum
     dmax, scatter = _dask.map_reduce(_spread, blocks, e0, _dask.share(mean), add=_max_sum)
@@ -309,14 +345,16 @@ def state_from_chunk_resp(chunks, prior, rule, arrays):
     """:func:`~skvi._mixture_kernels.state_from_resp` over the chunks, with the
     responsibilities of ``rule`` or of a fitted posterior (:func:`_resp_task`); None if
     they are not finite. ``arrays`` go to the workers once (:func:`skvi._dask.share`)."""
-    ctype, e = prior.covariance_type, chunks.units.scale_exp
+    ctype, e, factor = prior.covariance_type, chunks.units.scale_exp, chunks.stats_scale
     arrays = [_dask.share(a) if isinstance(a, np.ndarray) else a for a in arrays]
     stats, finite, dist = _stats(chunks, _resp_task, ctype, rule, arrays, add=_add_flagged)
     if not finite:
         return None
-    state = kern.new_state(stats, prior)
+    state = kern.new_state(kern.scale_stats(stats, factor), prior)
+    stats = state.stats
     if not dist:  # seeds: the ELBO of the E-step under the factors they give
         stats = _stats(chunks, _estep_task, _dask.share(state.coef), ctype)
+        stats = kern.scale_stats(stats, factor)
     return state, kern.elbo(stats, state.posterior, prior, e, state.coef)
 
 
@@ -349,11 +387,29 @@ def prepare_fit(est, reduced, warm):
     return chunks, state_from_chunk_resp(chunks, est._model_prior, None, [*old, ctype])
 
 
+def dask_stochastic_sweep(chunks, prior, state, rho):
+    """:func:`~skvi._mixture_kernels.stochastic_sweep` over the chunks of a Dask array
+    (one mini-batch): the statistics under the current posterior are summed on the
+    workers; the blend, the update and the ELBO run on the client."""
+    batch = _stats(chunks, _estep_task, _dask.share(state.coef), prior.covariance_type)
+    scale_exp = chunks.units.scale_exp
+    return kern.stochastic_update(batch, prior, state, rho, chunks.stats_scale, scale_exp)
+
+
+def stream_data(est, reduced, stats_scale):
+    """The :class:`FitData` of a :meth:`partial_fit` batch (the :func:`reduce_dask`
+    value ``reduced``), whose statistics count ``stats_scale`` times, in the units and
+    under the prior ``est`` has just set."""
+    chunks = DaskChunks(reduced.X, reduced.w, reduced.blocks, est._units, stats_scale)
+    return FitData(chunks, est._model_prior, ON_DASK)
+
+
 #: The steps of the fit loop's hooks for a Dask array.
 ON_DASK = types.SimpleNamespace(
     initial_state=dask_initial_state,
     sweep=dask_sweep,
     delete_moves=functools.partial(kern.delete_moves, sweep_fn=dask_sweep),
+    stochastic_sweep=dask_stochastic_sweep,
 )
 
 

@@ -826,11 +826,22 @@ def stochastic_sweep(chunk, prior, state, rho):
     """One step of stochastic VI: the chunk's E-step under the current posterior, the
     running statistics blended with the chunk's scaled ones (:func:`blend_stats`), the
     update; the ELBO is the chunk's, scaled to the data set."""
-    ctype = prior.covariance_type
-    batch = chunk_stats(chunk.X, chunk.weights, chunk.units, state.coef, ctype)
-    state = new_state(blend_stats(state.stats, batch, rho, chunk.stats_scale), prior)
-    stats = scale_stats(batch, chunk.stats_scale)
-    return state, elbo(stats, state.posterior, prior, chunk.units.scale_exp, state.coef)
+    batch = chunk_stats(chunk.X, chunk.weights, chunk.units, state.coef, prior.covariance_type)
+    return stochastic_update(batch, prior, state, rho, chunk.stats_scale, chunk.units.scale_exp)
+
+
+def stochastic_update(batch, prior, state, rho, factor, scale_exp):
+    """The update of a stochastic-VI step from the batch's statistics ``batch`` (under
+    ``state.coef``): the running statistics blended with the batch's times ``factor``
+    (:func:`blend_stats`), the update, and the ELBO of the batch scaled to the data set.
+
+    Returns
+    -------
+    (MixtureState, float)
+    """
+    state = new_state(blend_stats(state.stats, batch, rho, factor), prior)
+    stats = scale_stats(batch, factor)
+    return state, elbo(stats, state.posterior, prior, scale_exp, state.coef)
 
 
 def delete_moves(chunk, prior, state, sweep_fn=None):

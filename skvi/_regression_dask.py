@@ -6,11 +6,13 @@ Gaussian noise: three passes (weighted sums and maxima with the validation of ev
 chunk; the statistics about the mean, :func:`~skvi._regression_kernels.chunk_statistics`;
 the least-squares residual sum of squares), then every iteration runs on the client.
 Student-t noise: every iteration and target, one pass for the residuals (kept on the
-workers), one small reduction per evaluation of the degrees-of-freedom objective (when
-``df`` is learned) and one pass for the statistics under the new weights. With fewer
-rows than coefficients (the Woodbury form works on the rows themselves) ``X`` is
-gathered to the client if it has at most :data:`GATHER_LIMIT` entries, else ``fit``
-raises a ValueError. The regression has no Numba kernel to run on the workers.
+workers), one round trip per evaluation of the degrees-of-freedom objective (when ``df``
+is learned: one task per worker, the chunks' few numbers summed on the client in the
+order of the chunks, :func:`skvi._dask.map_reduce_small`) and one pass for the
+statistics under the new weights. With fewer rows than coefficients (the Woodbury form
+works on the rows themselves) ``X`` is gathered to the client if it has at most
+:data:`GATHER_LIMIT` entries, else ``fit`` raises a ValueError. The regression has no
+Numba kernel to run on the workers.
 """
 
 from functools import partial
@@ -110,8 +112,11 @@ def _residual_pass(Xc, yc, sc, x_offset, y_offset, t, mean, chol, intercept, e_a
     return s, r * r, e, kern.residual_shift(e_alpha, unit, r, e, nu)
 
 
-def _shift(res):
-    return res[3]
+def _kept_residuals(*args):
+    """:func:`_residual_pass`, kept on the worker (a list: one argument of the later
+    tasks, also where it is a value rather than a future), and its shift."""
+    res = _residual_pass(*args)
+    return list(res), res[3]
 
 
 def _df_sum(res, nu, e_alpha):
@@ -187,10 +192,9 @@ class DaskRegressionData(kern.RegressionData):
     def tau_update(self, prior, t, post, e_alpha, nu):
         """:func:`~skvi._regression_kernels.tau_update` over the chunks: with learned
         degrees of freedom the residuals are kept on the workers (one pass), each
-        evaluation of the objective in :math:`\\nu` is one reduction over them, then one
-        pass for the statistics; with fixed ones a single pass."""
-        from dask import delayed, persist
-
+        evaluation of the objective in :math:`\\nu` is one round trip over them
+        (:func:`skvi._dask.map_reduce_small`), then one pass for the statistics; with
+        fixed ones a single pass."""
         offsets = (self.x_offset, self.y_offset)
         res, shift, fit = [None] * len(self.blocks), 0.0, None
         if post is not None:
@@ -198,20 +202,21 @@ class DaskRegressionData(kern.RegressionData):
             fit = (post.mean, post.chol, unit)
         if post is not None and prior.df is None:
             args = _dask.share((*offsets, t, *fit[:2], self.intercept, e_alpha, nu, unit))
-            task = delayed(_unpack(_residual_pass), pure=True)
-            res = list(persist(*[task(*b, args) for b in self.blocks]))
-            shift = _dask.map_reduce(_shift, res, add=max)
+            shift, res = _dask.map_reduce_keep(_unpack(_kept_residuals), self.blocks, args, add=max)
             kern.raise_if_unresolved(prior, e_alpha, unit, shift)
+            # each evaluation is one round trip, one task per worker holding residuals:
+            # a few numbers per chunk, summed in the order of the chunks
+            small = partial(_dask.map_reduce_small, where=_dask.placement(res), add=_add)
             values = {}
 
             def objective(value):
                 if value not in values:  # the search evaluates its result twice
-                    total = _dask.map_reduce(_df_sum, res, value, e_alpha, add=_add)
+                    total = small(_df_sum, res, value, e_alpha)
                     values[value] = kern.df_objective_from(value, self.N, total)
                 return values[value]
 
             def sums(value):
-                return _dask.map_reduce(_newton_sums, res, value, e_alpha, add=_add)
+                return small(_newton_sums, res, value, e_alpha)
 
             nu = kern.update_df(None, None, nu, objective, sums, self.N)
         args = _dask.share((*offsets, t, self.intercept, e_alpha, nu, fit))

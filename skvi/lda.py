@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
@@ -153,13 +153,19 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     it with the collapsed Gibbs sampler's conditional on expected counts (Asuncion et al.
     2009, eq. 4); ``components_`` is :math:`\eta + N_{wk}`.
 
-    ``fit`` accepts a Dask array of documents (``learning_method='batch'`` so far): each
-    pass runs the E-step per chunk on the workers (serial kernel), sums the statistics of
-    the words each chunk has on the workers and updates the topics on the client; the
-    documents' parameters stay on the workers. The initialisation scales (random topics,
-    documents at :math:`\alpha + n_d / K`) and the random restarts are drawn per block of
-    documents above 65,536 documents, so the fit equals the in-memory one.
-    :meth:`transform` returns a lazy Dask array, :meth:`score` and :meth:`perplexity` floats.
+    ``fit`` accepts a Dask array of documents ('batch' and 'online'; 'cvb0' raises a
+    ``ValueError``). A batch pass runs the E-step per chunk on the workers (serial kernel),
+    sums the statistics of the words each chunk has on the workers and updates the topics
+    on the client; the documents' parameters stay on the workers. The initialisation
+    scales (random topics, documents at :math:`\alpha + n_d / K`) and the random restarts
+    are drawn per block of documents above 65,536 documents, so the fit equals the
+    in-memory one. An online pass takes the same steps as in memory (same mini-batches
+    in document order, same random starts and step sizes :math:`\rho_t`), as a chain of
+    tasks, one per chunk, carrying the topics from each to the next: SVI is sequential,
+    so one task runs at a time and the gain is memory, not speed. :meth:`partial_fit`
+    takes a Dask array as one mini-batch (E-step per chunk on the workers, the step on
+    the client). :meth:`transform` returns a lazy Dask array, :meth:`score` and
+    :meth:`perplexity` floats.
 
     References
     ----------
@@ -255,20 +261,18 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         sparse input's index arrays (``_lda_kernels.check_sparse_structure``). Duplicate or
         unsorted column indices are summed and sorted on a copy (the input is never
         modified)."""
-        if _dask.is_dask_array(X):
-            raise ValueError(
-                f"{whom} does not accept a Dask array yet: pass a NumPy array or a sparse "
-                "matrix (for example one block of it, computed)."
-            )
         if sp.issparse(X):
             X = kern.check_sparse_structure(X, whom)
         X = validate_data(self, X, reset=reset, accept_sparse="csr", dtype=[np.float64, np.float32])
         check_non_negative(X, whom)
-        X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
-        if not X.has_canonical_format:
-            X = X.copy()
-            X.sum_duplicates()
-        return X
+        return _lda_dask.canonical_csr(X)
+
+    def _check_docs(self, X, *, reset, whom, method):
+        """``(X, n_tokens)``: :meth:`_check_X`, or a Dask array checked on its workers."""
+        if _dask.is_dask_array(X):
+            return _lda_dask.check_docs(self, X, whom, reset, method)
+        X = self._check_X(X, reset=reset, whom=whom)
+        return X, float(X.sum())
 
     def _check_online_prior(self, n_features):
         """Online learning's limit on the topic prior (:data:`MAX_ONLINE_PRIOR_MASS`)."""
@@ -364,20 +368,20 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         return passes.batch_pass(X, state, kern.WARM, *args)
 
     def _online_sweep(self, X, state):
-        """Stochastic steps over the mini-batches of ``X``; the ELBO: the mini-batches'
-        documents' terms, each with the topics of its step, minus the final topics' KL."""
-        args, bound = self._settings(), 0.0
-        for batch in gen_batches(X.shape[0], self.batch_size):
-            rho = learning_rate(self.learning_offset, self.learning_decay, state.n_batch_iter)
-            state, part = kern.stochastic_pass(X[batch], state, rho, X.shape[0], *args)
-            bound += part
+        """Stochastic steps over the mini-batches of ``X`` in document order (step ``t``:
+        :func:`learning_rate` of ``n_batch_iter``); the ELBO: the mini-batches' documents'
+        terms, each with the topics of its step, minus the final topics' KL."""
+        steps = range(state.n_batch_iter, state.n_batch_iter - (-X.shape[0] // self.batch_size))
+        rhos = [learning_rate(self.learning_offset, self.learning_decay, t) for t in steps]
+        args = (self.batch_size, rhos, *self._settings())
+        state, bound = self._passes(X).online_pass(X, state, *args)
         bound = bound - kern.topics_kl(state.topics, state.prior.eta)
         return state._replace(bound=bound), bound
 
     def _stochastic_sweep(self, data, state, rho):
         with num_threads(self.n_jobs):
             args = (rho, self.total_samples, *self._settings())
-            state, bound = kern.stochastic_pass(data.X, state, *args)
+            state, bound = self._passes(data.X).stochastic_pass(data.X, state, *args)
             bound = bound - kern.topics_kl(state.topics, state.prior.eta)
         return state._replace(bound=bound), bound
 
@@ -434,18 +438,16 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
         ----------
         X : {array-like, sparse matrix, dask.array.Array} of shape (n_samples, n_features)
             Document-word counts (non-negative). A Dask array (chunks of rows, CSR or
-            dense, one chunk across the vocabulary) is fitted on its workers ('batch').
+            dense, one chunk across the vocabulary) is fitted on its workers ('batch',
+            'online'; an online pass there runs one task at a time: see Notes).
         y : Ignored
 
         Returns
         -------
         self : VariationalLDA
         """
-        if _dask.is_dask_array(X):
-            X, n_tokens = _lda_dask.check_docs(self, X, "VariationalLDA.fit", reset=True)
-        else:
-            X = self._check_X(X, reset=True, whom="VariationalLDA.fit")
-            n_tokens = float(X.sum())
+        whom, method = "VariationalLDA.fit", self.learning_method
+        X, n_tokens = self._check_docs(X, reset=True, whom=whom, method=method)
         self._check_tokens(n_tokens, "VariationalLDA.fit")
         if self.learning_method == "online":
             self._check_online_prior(X.shape[1])
@@ -473,8 +475,9 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask.array.Array} of shape (n_samples, n_features)
             Document-word counts of the mini-batch (non-negative; all-zero is allowed).
+            A Dask array is one mini-batch, its E-step run per chunk on the workers.
         y : Ignored
 
         Returns
@@ -493,15 +496,18 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
             self._validate_params()
         else:
             self._check_fitted_sizes()
-        X = self._check_X(X, reset=first, whom="VariationalLDA.partial_fit")
-        stream, what = float(X.sum()) * self.total_samples / X.shape[0], "X.sum() * total_samples"
+        whom = "VariationalLDA.partial_fit"
+        X, n_tokens = self._check_docs(X, reset=first, whom=whom, method="online")
+        stream, what = n_tokens * self.total_samples / X.shape[0], "X.sum() * total_samples"
         if stream > 0:
-            self._check_tokens(stream, "VariationalLDA.partial_fit", f"{what} / n_samples")
+            self._check_tokens(stream, whom, f"{what} / n_samples")
         if first:
             self._check_online_prior(X.shape[1])
             self._dtype = X.dtype
             data = _Corpus(X, self._resolve_priors(X.shape[1]), None)
-            state = self._initial_state(data, check_random_state(self.random_state))[0]
+            rs = check_random_state(self.random_state)  # random topics; no documents' gamma
+            topics = kern.random_topics(rs, self.n_components, X.shape[1])
+            state = kern.LDAState(topics, data.prior, None, -np.inf, 1, 0, rs)
             self.n_batch_iter_ = self._FIRST_BATCH_ITER
         else:
             data, state = _Corpus(X, self._state.prior, None), self._state

@@ -198,7 +198,9 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
        the same in memory, so the fit equals the in-memory one to rounding (1e-10
        relative). The fitted attributes are NumPy arrays; :meth:`predict`,
        :meth:`predict_proba` and :meth:`score_samples` of a Dask array are lazy Dask
-       arrays and :meth:`score` a float. :meth:`partial_fit` takes NumPy batches only.
+       arrays and :meth:`score` a float. :meth:`partial_fit` takes a Dask array as one
+       mini-batch, which it reduces in the same way (its first call initialises as
+       :meth:`fit` does, from at most 10,000 of the batch's rows).
 
     References
     ----------
@@ -364,9 +366,11 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            One mini-batch; a Dask array (chunks of whole rows) is one batch, reduced
+            on its workers (Notes, item 9).
         y : Ignored
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like or dask.array.Array of shape (n_samples,), default=None
             Relative weights of the batch's rows (the batch stands for
             ``total_samples`` samples, at most 1e100).
 
@@ -374,24 +378,25 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         -------
         self : VariationalGaussianMixture
         """
-        if _dask.is_dask_array(X):
-            raise ValueError(
-                "partial_fit does not accept a Dask array yet: pass its blocks as NumPy "
-                "arrays (e.g. with dask_ml.wrappers.Incremental), or call fit."
-            )
-        first = not hasattr(self, "_state")
+        first, dask = not hasattr(self, "_state"), _dask.is_dask_array(X)
         if not first:
             check_same_structure(self)
-        X, w = self._validate_fit_data(X, sample_weight, reset=first)
-        check_total_weight(self.total_samples, "total_samples")
         # relative weights (the largest is one), so that their scale is irrelevant
-        w = w / w.max()
+        if dask:  # one batch in row chunks: validated and reduced on the workers
+            red = mdask.reduce_dask(self, X, sample_weight, reset=first, relative=True)
+            X, w, total, units = red.X, red.w, red.total_weight, red.units
+        else:
+            X, w = self._validate_fit_data(X, sample_weight, reset=first)
+            w = w / w.max()
+            total, units = w.sum(), None
+        check_total_weight(self.total_samples, "total_samples")
         with single_threaded_blas():
             if first:
-                self._resolve_priors(X, w)
+                self._resolve_priors(X, w, units)
             else:
                 self._set_priors(self._units, self._data_cov)
-            data = self._data(X, w, stats_scale=self.total_samples / w.sum())
+            scale = self.total_samples / total
+            data = mdask.stream_data(self, red, scale) if dask else self._data(X, w, scale)
             state = None if first else self._state
             if first:  # a schedule starts from the batch's initialisation
                 self._sample_rng = check_random_state(self.random_state)
@@ -453,7 +458,7 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
         return data.steps.sweep(data.chunk, data.prior, state.coef)
 
     def _stochastic_sweep(self, data, state, rho):
-        return kern.stochastic_sweep(data.chunk, data.prior, state, rho)
+        return data.steps.stochastic_sweep(data.chunk, data.prior, state, rho)
 
     def _leave_plateau(self, data, state, bound, scale):
         """Delete moves (:func:`~skvi._mixture_kernels.delete_moves`): the first that

@@ -157,10 +157,164 @@ def test_malformed_sparse_chunk_and_shapes(dask_client):
         lda.transform(fewer)
 
 
-@pytest.mark.parametrize("method", ["online", "cvb0"])
-def test_other_learning_methods_are_refused_on_dask(dask_client, method):
+def test_cvb0_is_refused_on_dask(dask_client):
     Xd = da.from_array(_corpus(n_docs=60), chunks=(25, -1), asarray=False)
-    with pytest.raises(ValueError, match=f"learning_method='{method}' is not supported on Dask"):
-        VariationalLDA(n_components=3, learning_method=method).fit(Xd)
-    with pytest.raises(ValueError, match="partial_fit does not accept a Dask array yet"):
-        VariationalLDA(n_components=3).partial_fit(Xd)
+    with pytest.raises(ValueError, match="learning_method='cvb0' is not supported on Dask"):
+        VariationalLDA(n_components=3, learning_method="cvb0").fit(Xd)
+
+
+#: Chunks of which none is a multiple of the batch size 64; the mini-batch of documents
+#: 320..383 runs through four chunks (250, 77, 30, 20), two of them shorter than a batch.
+ONLINE_CHUNKS = (250, 77, 30, 20, 250, 73)
+
+
+ONLINE_CASES = {
+    "fixed": dict(),
+    "auto": dict(doc_topic_prior="auto", topic_word_prior="auto", evaluate_every=2,
+                 perp_tol=1e-3),
+    "converges": dict(doc_topic_prior=[0.1, 0.5, 1.0, 2.0], evaluate_every=1, perp_tol=50.0),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "case, dense",
+    [("fixed", False), ("fixed", True), ("auto", False), ("converges", True)],
+    ids=["fixed-csr", "fixed-dense", "auto-csr", "converges-dense"],
+)
+def test_online_fit_equals_the_in_memory_fit(dask_client, case, dense):
+    params = ONLINE_CASES[case]
+    X = _corpus()
+    kw = dict(n_components=4, max_iter=4, learning_method="online", batch_size=64, **params)
+    mem = VariationalLDA(random_state=0, **kw).fit(X)
+    Xd = da.from_array(X.toarray() if dense else X, chunks=(ONLINE_CHUNKS, -1), asarray=False)
+    random_state = np.random.RandomState(0)
+    dk = VariationalLDA(random_state=random_state, **kw).fit(Xd)
+    _assert_same_fit(dk, mem, Xd, X)
+    # 11 mini-batches per pass, one topic update each
+    assert dk.n_batch_iter_ == 1 + 11 * dk.n_iter_
+    if case == "converges":  # the case exercises the convergence test
+        assert dk.converged_ and dk.n_iter_ < 4
+    # the fit's random state advanced as in memory (one draw of topics, one per batch)
+    reference = np.random.RandomState(0)
+    VariationalLDA(random_state=reference, **kw).fit(X)
+    assert random_state.randint(2**31) == reference.randint(2**31)
+
+
+def test_online_fit_verbose_lines_are_the_in_memory_ones(dask_client, capsys):
+    X = _corpus(n_docs=300)
+    kw = dict(n_components=3, max_iter=3, learning_method="online", batch_size=50,
+              evaluate_every=2, verbose=1, random_state=1)  # fmt: skip
+    VariationalLDA(**kw).fit(X)
+    expected = capsys.readouterr().out
+    VariationalLDA(**kw).fit(da.from_array(X, chunks=((120, 101, 79), -1), asarray=False))
+    assert capsys.readouterr().out == expected
+    assert expected.count("iteration:") == 3 and expected.count("perplexity:") == 1
+
+
+def test_online_mini_batches_and_chunks_in_every_relation(dask_client):
+    # a batch larger than every chunk, one chunk per document, and a single chunk
+    X = _corpus(n_docs=90, seed=2)
+    kw = dict(n_components=3, max_iter=2, learning_method="online", random_state=3)
+    for batch_size, chunks in [(40, (7, 13, 5, 30, 35)), (1, (45, 45)), (16, (90,)),
+                               (200, (30, 60))]:  # fmt: skip
+        mem = VariationalLDA(batch_size=batch_size, **kw).fit(X)
+        Xd = da.from_array(X, chunks=(chunks, -1), asarray=False)
+        dk = VariationalLDA(batch_size=batch_size, **kw).fit(Xd)
+        assert _rel(dk.components_, mem.components_) < 1e-10, (batch_size, chunks)
+        assert _rel(dk.lower_bounds_, mem.lower_bounds_) < 1e-10, (batch_size, chunks)
+        assert dk.n_batch_iter_ == mem.n_batch_iter_ == 1 + 2 * -(-90 // batch_size)
+
+
+def test_online_fit_of_float32_chunks_generated_by_dask(dask_client):
+    Xd = da.random.RandomState(7).poisson(0.5, size=(410, 35), chunks=(130, 35))
+    Xd = Xd.astype(np.float32).map_blocks(sp.csr_matrix, dtype=np.float32)
+    X = sp.csr_matrix(Xd.compute())
+    kw = dict(n_components=3, max_iter=3, learning_method="online", batch_size=48,
+              topic_word_prior="auto", random_state=2)  # fmt: skip
+    mem = VariationalLDA(**kw).fit(X)
+    dk = VariationalLDA(**kw).fit(Xd)
+    assert dk.components_.dtype == np.float32
+    _assert_same_fit(dk, mem, Xd, X)
+
+
+def _assert_same_step(dk, mem):
+    for name in ("components_", "exp_dirichlet_component_", "lower_bounds_"):
+        assert type(getattr(dk, name)) is np.ndarray
+        assert _rel(getattr(dk, name), getattr(mem, name)) < 1e-10, name
+    assert _rel(dk.doc_topic_prior_, mem.doc_topic_prior_) < 1e-10
+    assert _rel(dk.topic_word_prior_, mem.topic_word_prior_) < 1e-10
+    assert (dk.n_batch_iter_, dk.n_iter_) == (mem.n_batch_iter_, mem.n_iter_)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [dict(), dict(doc_topic_prior="auto", topic_word_prior="auto", total_samples=5000)],
+    ids=["fixed", "auto"],
+)
+def test_partial_fit_equals_the_in_memory_partial_fit(dask_client, params):
+    X = _corpus()
+    kw = dict(n_components=4, random_state=0, **params)
+    mem, dk = VariationalLDA(**kw), VariationalLDA(**kw)
+    for lo, hi, chunks in [(0, 250, (100, 73, 77)), (250, 580, (330,)), (580, 700, (33, 87))]:
+        mem.partial_fit(X[lo:hi])
+        block = X[lo:hi] if lo != 250 else X[lo:hi].toarray()  # CSR and dense chunks
+        Xd = da.from_array(block, chunks=(chunks, -1), asarray=False)
+        dk.partial_fit(Xd)
+        _assert_same_step(dk, mem)
+    assert dk.n_batch_iter_ == 4 and len(dk.lower_bounds_) == 3
+    lazy = dk.transform(Xd)
+    assert isinstance(lazy, da.Array)
+    assert _rel(lazy.compute(), mem.transform(X[580:])) < 1e-10
+
+
+def test_partial_fit_continues_an_online_fit_made_on_dask(dask_client):
+    X = _corpus(n_docs=400)
+    Xd = da.from_array(X, chunks=((150, 77, 173), -1), asarray=False)
+    kw = dict(n_components=4, learning_method="online", max_iter=2, batch_size=100,
+              doc_topic_prior="auto", random_state=0)  # fmt: skip
+    mem = VariationalLDA(**kw).fit(X).partial_fit(X[:90])
+    dk = VariationalLDA(**kw).fit(Xd).partial_fit(Xd[:90])
+    _assert_same_step(dk, mem)
+    assert dk.n_batch_iter_ == 1 + 2 * 4 + 1
+
+
+@pytest.mark.parametrize("bad", ["nan", "negative"])
+def test_bad_chunks_raise_the_in_memory_errors_online(dask_client, bad):
+    X = _corpus(n_docs=120).toarray()
+    X[100, 3] = {"nan": np.nan, "negative": -1.0}[bad]
+    kw = dict(n_components=3, max_iter=1, learning_method="online", batch_size=32)
+    expected = _error(VariationalLDA(**kw).fit, X)
+    partial = _error(VariationalLDA(**kw).partial_fit, X)
+    for Xd in (
+        da.from_array(X, chunks=(50, -1)),
+        da.from_array(X, chunks=(50, -1)).map_blocks(sp.csr_matrix),
+    ):
+        assert _error(VariationalLDA(**kw).fit, Xd) == expected
+        assert _error(VariationalLDA(**kw).partial_fit, Xd) == partial
+    fitted = VariationalLDA(**kw).fit(np.abs(np.nan_to_num(X)))
+    expected = _error(fitted.partial_fit, X)
+    assert _error(fitted.partial_fit, da.from_array(X, chunks=(50, -1))) == expected
+    # the failed calls left the fitted model as it was
+    assert fitted.n_batch_iter_ == 1 + 4
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 64, 100, 1000])
+def test_online_links_cover_each_mini_batch_once_in_order(batch_size):
+    from skvi._lda_dask import DaskDocs, _links
+
+    sizes = (250, 77, 30, 0, 20, 250, 73)
+    offsets = np.r_[0, np.cumsum(sizes)]
+    docs = DaskDocs([None] * len(sizes), offsets, (700, 60), np.dtype(float), "test", False)
+    starts, stops, done = [], [], 0
+    for i, cuts, heads, (a, b) in _links(docs, batch_size):
+        assert sizes[i] > 0 and 0 <= cuts[0] < sizes[i] and a == done
+        assert len(cuts) == b - a + 1 and np.all(cuts[:-1] < sizes[i])  # batches start in i
+        starts.extend(offsets[i] + cuts[:-1])
+        stops.append(offsets[i] + cuts[-1])
+        # the rows the last mini-batch takes from the next chunks: their heads, in order
+        beyond = max(cuts[-1] - sizes[i], 0)
+        assert sum(n for _, n in heads) == beyond
+        assert [j for j, _ in heads] == list(range(i + 1, i + 1 + len(heads)))
+        done = b
+    np.testing.assert_array_equal(starts, np.arange(0, 700, batch_size))
+    assert stops[-1] == 700 and done == len(starts)

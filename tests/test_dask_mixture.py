@@ -167,8 +167,6 @@ def test_unsupported_inputs_raise(dask_client):
         VariationalGaussianMixture().fit(da.from_array(X), sample_weight=np.zeros(len(X)))
     with pytest.raises(ValueError, match="minimum of 2"):
         VariationalGaussianMixture().fit(da.from_array(X[:1]))
-    with pytest.raises(ValueError, match="partial_fit does not accept a Dask array"):
-        VariationalGaussianMixture().partial_fit(da.from_array(X))
     model = VariationalGaussianMixture(n_components=2, random_state=0).fit(X)
     with pytest.raises(ValueError, match="features"):
         model.predict(da.from_array(X[:, :2]))
@@ -182,7 +180,7 @@ def test_tasks_run_the_serial_kernels(dask_client, monkeypatch):
     from skvi import _mixture_kernels as kern
 
     def forbidden(*args):
-        raise AssertionError("a parallel=True kernel ran in a Dask task")
+        raise AssertionError("the parallel kernel ran in a Dask task")
 
     for name in ("estep_stats", "resp_stats", "log_resp", "log_student_t"):
         monkeypatch.setattr(kern, name, forbidden)
@@ -191,5 +189,147 @@ def test_tasks_run_the_serial_kernels(dask_client, monkeypatch):
     model = VariationalGaussianMixture(n_components=3, random_state=0).fit(Xd)
     assert model.predict_proba(Xd).compute().shape == (len(X), 3)
     assert np.isfinite(model.score(Xd))
+    model.partial_fit(Xd)  # a step from a fitted model
+    stream = VariationalGaussianMixture(n_components=3, random_state=0).partial_fit(Xd)
+    assert model.n_batch_iter_ == stream.n_batch_iter_ == 1
     with pytest.raises(AssertionError, match="parallel"):  # the patch is in effect
         VariationalGaussianMixture(n_components=3, random_state=0).fit(X)
+
+
+# ------------------------------------------------------------ partial_fit on Dask arrays
+def _assert_same_step(mem, dsk):
+    assert dsk.n_batch_iter_ == mem.n_batch_iter_
+    assert dsk.n_iter_ == mem.n_iter_ == len(mem.lower_bounds_)
+    _assert_same_fit(mem, dsk)
+    for name in ("mean_prior_", "covariance_prior_", "degrees_of_freedom_"):
+        expected = np.asarray(getattr(mem, name))
+        scale = np.max(np.abs(expected))
+        np.testing.assert_allclose(getattr(dsk, name), expected, rtol=RTOL, atol=RTOL * scale)
+
+
+def _batches(n_batches, seed=10):
+    """Batches of uneven sizes with weights; the Dask batches chunked unevenly (and
+    the weights otherwise: they are rechunked like X)."""
+    rng = np.random.RandomState(seed)
+    out = []
+    for i, n in enumerate([2100, 1777, 1301][:n_batches]):
+        X = _blobs(n=n, seed=seed + i)
+        w = rng.uniform(0.0, 3.0, size=n)
+        w[::5] = 0.0
+        chunks = (CHUNKS if n == 2100 else (n - 900, 401, 499),)
+        Xd = da.from_array(X, chunks=(chunks[0], 3))
+        wd = da.from_array(w, chunks=(n // 2, n - n // 2))
+        out.append((X, w, Xd, wd))
+    return out
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_partial_fit_equals_in_memory_partial_fit(dask_client, covariance_type):
+    params = dict(n_components=4, covariance_type=covariance_type, random_state=0)
+    params["total_samples"] = 5e4
+    mem = VariationalGaussianMixture(**params)
+    dsk = VariationalGaussianMixture(**params)
+    for i, (X, w, Xd, wd) in enumerate(_batches(3)):
+        w_before = w.copy()
+        mem.partial_fit(X, sample_weight=w)
+        # the weights as a Dask array, or as a NumPy array (not modified)
+        dsk.partial_fit(Xd, sample_weight=wd if i % 2 == 0 else w)
+        np.testing.assert_array_equal(w, w_before)
+        _assert_same_step(mem, dsk)  # after the first call, and after each later one
+    assert dsk.n_batch_iter_ == 3 and len(dsk.lower_bounds_) == 3
+    # the steps moved the model: the third batch's step is not the first's
+    first = VariationalGaussianMixture(**params).partial_fit(Xd, sample_weight=wd)
+    assert not np.allclose(first.means_, dsk.means_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "random", "k-means++"])
+def test_partial_fit_first_call_above_the_sample_size(dask_client, monkeypatch, init_params):
+    # partial_fit's first call initialises from a sample of its batch, in both paths
+    monkeypatch.setattr(mdask, "SAMPLE_ROWS", 400)
+    (X, w, Xd, wd), (X2, _, X2d, _) = _batches(2, seed=20)
+    params = dict(n_components=3, covariance_type="diag", init_params=init_params, random_state=3)
+    mem = VariationalGaussianMixture(**params).partial_fit(X, sample_weight=w).partial_fit(X2)
+    dsk = VariationalGaussianMixture(**params).partial_fit(Xd, sample_weight=wd).partial_fit(X2d)
+    _assert_same_step(mem, dsk)
+    assert dsk.n_batch_iter_ == 2
+
+
+def test_partial_fit_of_generated_data_above_the_sample_size(dask_client):
+    # chunks generated on the workers, more rows than the initialisation gathers
+    n = mdask.SAMPLE_ROWS + 2345
+    Xd = da.random.RandomState(8).standard_normal((n, 2), chunks=(4001, 2))
+    Xd = Xd + da.where(da.arange(n, chunks=4001) % 3 == 0, 5.0, 0.0)[:, None]
+    params = dict(n_components=3, covariance_type="full", random_state=1)
+    mem = VariationalGaussianMixture(**params).partial_fit(Xd.compute())
+    dsk = VariationalGaussianMixture(**params).partial_fit(Xd)
+    _assert_same_step(mem, dsk)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_partial_fit_continues_a_fit(dask_client):
+    # after fit (of a Dask array or of the NumPy one), Dask batches continue it
+    (X, w, Xd, wd), (X2, w2, X2d, w2d) = _batches(2, seed=30)
+    params = dict(n_components=3, covariance_type="full", random_state=0, max_iter=10)
+    mem = VariationalGaussianMixture(**params).fit(X, sample_weight=w)
+    dsk = VariationalGaussianMixture(**params).fit(Xd, sample_weight=wd)
+    mixed = VariationalGaussianMixture(**params).fit(X, sample_weight=w)
+    for model, batch, weights in ((mem, X2, w2), (dsk, X2d, w2d), (mixed, X2d, w2)):
+        model.partial_fit(batch, sample_weight=weights)
+        model.partial_fit(batch[:1])  # a later batch may hold one row, as in memory
+    _assert_same_step(mem, dsk)
+    _assert_same_step(mem, mixed)
+    assert mem.n_batch_iter_ == 2
+
+
+def _in_memory_partial_fit_error(X, model=None, **fit_kwargs):
+    model = VariationalGaussianMixture(n_components=2) if model is None else model
+    with pytest.raises(ValueError) as info:
+        model.partial_fit(X, **fit_kwargs)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("later", [False, True])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_partial_fit_bad_chunks_raise_the_in_memory_error(dask_client, later, bad):
+    X = _blobs()
+    fitted = VariationalGaussianMixture(n_components=2, random_state=0).partial_fit(X)
+    before = fitted.means_.copy()
+    X[1500, 1] = bad  # in the third chunk
+    model = fitted if later else None
+    message = _in_memory_partial_fit_error(X, model)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model = fitted if later else VariationalGaussianMixture(n_components=2)
+        model.partial_fit(da.from_array(X, chunks=(CHUNKS, 3)))
+    np.testing.assert_array_equal(fitted.means_, before)  # a refused batch changes nothing
+
+
+@pytest.mark.parametrize("bad", [np.nan, -1.0, 0.0])
+def test_partial_fit_bad_sample_weight_raises_the_in_memory_error(dask_client, bad):
+    X = _blobs()
+    w = np.ones(len(X))
+    if bad == 0.0:
+        w[:] = 0.0  # nothing to fit
+    else:
+        w[2000] = bad  # in the last chunk
+    message = _in_memory_partial_fit_error(X, sample_weight=w)
+    Xd = da.from_array(X, chunks=(CHUNKS, 3))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        VariationalGaussianMixture(n_components=2).partial_fit(Xd, sample_weight=da.from_array(w))
+
+
+def test_partial_fit_checks_the_batch_shape(dask_client):
+    X = _blobs()
+    model = VariationalGaussianMixture(n_components=2, random_state=0).partial_fit(X)
+    message = _in_memory_partial_fit_error(X[:, :2], model)
+    assert "features" in message
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model.partial_fit(da.from_array(X[:, :2], chunks=(CHUNKS, 2)))
+    with pytest.raises(ValueError, match="chunks across its 3 columns"):
+        model.partial_fit(da.from_array(X, chunks=(500, 2)))
+    message = _in_memory_partial_fit_error(X[:1])
+    with pytest.raises(ValueError, match=re.escape(message)):
+        VariationalGaussianMixture(n_components=2).partial_fit(da.from_array(X[:1]))
+    message = _in_memory_partial_fit_error(X[:0], model)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model.partial_fit(da.from_array(X[:0]))
+    assert model.n_batch_iter_ == 1  # none of the refused batches made a step

@@ -106,6 +106,34 @@ def test_student_t_learned_df(dask_client, method, prior):
     _check_equal(mem, dsk, X, y, w)
 
 
+def test_map_reduce_small_adds_in_the_order_of_the_chunks(dask_client):
+    # the df search's sums: the values of the parts summed on the client in the pairwise
+    # order of tree_sum, so the total is the one map_reduce gives (the order matters here)
+    from skvi import _dask as skvi_dask
+
+    values = [1e16, 1.0, -1e16, 3.0, 1.0]
+    parts = dask_client.scatter([np.array([v]) for v in values])
+    expected = ((values[0] + values[1]) + (values[2] + values[3])) + values[4]
+    assert expected != sum(values)  # another order gives another total
+
+    def scaled_sum(part, factor):
+        return float(part.sum() * factor)
+
+    where = skvi_dask.placement(parts)  # one task per worker holding parts
+    assert sorted(i for _, indices in where for i in indices) == list(range(len(values)))
+    assert len(where) == 2  # scattered over the two workers
+    add = lambda a, b: a + b  # noqa: E731
+    small = skvi_dask.map_reduce_small(scaled_sum, parts, 1.0, add=add, where=where)
+    per_part = skvi_dask.map_reduce_small(scaled_sum, parts, 1.0, add=add)  # one task each
+    graph = skvi_dask.map_reduce(scaled_sum, parts, 1.0, add=add)
+    assert small == per_part == graph == expected
+    # values rather than futures: map_reduce
+    arrays = [np.array([v]) for v in values]
+    assert skvi_dask.placement(arrays) is None
+    local = skvi_dask.map_reduce_small(scaled_sum, arrays, 2.0, add=add)
+    assert local == 2.0 * expected
+
+
 def test_df_update_is_the_maximiser_to_rounding():
     # without the polish the search's result moved by ~1e-7 under rounding-level changes
     from skvi import _regression_kernels as kern

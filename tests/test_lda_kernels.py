@@ -638,6 +638,29 @@ def test_stochastic_pass_draws_its_starts_and_counts_the_step():
     assert new.n_batch_iter == 2 and new.prior == state.prior
 
 
+@pytest.mark.parametrize("learn", [False, True])
+def test_online_pass_is_stochastic_steps_over_the_mini_batches_in_order(learn):
+    X, lam, alpha = _problem(n_docs=60, k=3, seed=5)
+    rhos = [0.9, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.28]  # 9 mini-batches of <= 7
+    new, bound = kern.online_pass(X, _state(lam, alpha, 0.3, None, seed=2), 7, rhos, SETTINGS,
+                                  learn, learn)  # fmt: skip
+    state, parts = _state(lam, alpha, 0.3, None, seed=2), []
+    for lo, rho in zip(range(0, 60, 7), rhos, strict=True):
+        state, part = kern.stochastic_pass(X[lo : lo + 7], state, rho, 60, SETTINGS, learn, learn)
+        parts.append(part)
+    assert new.n_batch_iter == state.n_batch_iter == 1 + 9
+    assert_allclose(new.topics.components, state.topics.components, rtol=0)
+    assert_allclose(new.prior.alpha, state.prior.alpha, rtol=0)
+    assert bound == sum(parts) and (not np.array_equal(new.prior.alpha, alpha)) == learn
+    # the serial kernel (a Dask task) takes the same steps, from the same random starts
+    batches = [(X[lo : lo + 7], rho) for lo, rho in zip(range(0, 60, 7), rhos, strict=True)]
+    start = _state(lam, alpha, 0.3, None, seed=2)
+    serial, serial_bound = kern.online_steps(batches, start, 0.0, 60, SETTINGS, learn, learn,
+                                             serial=True)  # fmt: skip
+    assert_allclose(serial.topics.components, new.topics.components, rtol=1e-12)
+    assert_allclose(serial_bound, bound, rtol=1e-12)
+
+
 def test_cvb0_sweep_elbo_is_that_of_the_expected_counts():
     X, alpha, structure, _ = _cvb0_problem()
     eta = 0.2
