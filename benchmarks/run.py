@@ -38,6 +38,7 @@ SUITES = {
     "lda": ".bench_lda",
     "regression": ".bench_regression",
     "coldstart": ".bench_coldstart",
+    "dask": ".bench_dask",
 }
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
@@ -62,17 +63,33 @@ def run_suite(name, quick, repeats, out_dir, command):
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / f"{name}.json", report)
-    header = (
-        f"# Benchmark `{name}`: skvi against scikit-learn\n\n"
-        f"`{command}` ({report['profile']} profile, {report['repeats']} repeats), "
-        f"started {report['started_utc']}, {wall:.0f} s.\n\n"
-        f"{machine_summary(info)}\n"
-        "Column meanings: `benchmarks/README.md`.\n\n"
-    )
-    write_text(out_dir / f"{name}.md", header + module.markdown(report))
+    write_markdown(name, module, report, out_dir)
     log(f"{name}: {wall:.1f} s; wrote {out_dir / (name + '.json')} and {name}.md")
     draw(name, report, out_dir)  # logs and draws nothing without matplotlib
     return report
+
+
+def write_markdown(name, module, report, out_dir):
+    """Write ``out_dir/<name>.md``: the header (command, machine) and the suite's tables."""
+    title = getattr(module, "TITLE", "skvi against scikit-learn")
+    header = (
+        f"# Benchmark `{name}`: {title}\n\n"
+        f"`{report['command']}` ({report['profile']} profile, {report['repeats']} repeats), "
+        f"started {report['started_utc']}, {report['wall_s']:.0f} s.\n\n"
+        f"{machine_summary(report['machine'])}\n"
+        "Column meanings: `benchmarks/README.md`.\n\n"
+    )
+    write_text(out_dir / f"{name}.md", header + module.markdown(report))
+
+
+def render(name, out_dir=DEFAULT_OUT):
+    """Rewrite ``out_dir/<name>.md`` from ``out_dir/<name>.json`` (after a change of the
+    suite's tables), without running anything."""
+    import json
+
+    module = importlib.import_module(SUITES[name], __package__)
+    report = json.loads((Path(out_dir) / f"{name}.json").read_text())
+    write_markdown(name, module, report, Path(out_dir))
 
 
 def main(argv=None):
