@@ -238,9 +238,17 @@ def test_online_fit_of_float32_chunks_generated_by_dask(dask_client):
 
 
 def _assert_same_step(dk, mem):
+    # A stochastic step with learned priors carries the round-off of the chunks' sums (of
+    # the largest entries' size) into every entry: the topic tables are compared relative
+    # to their largest entry (at the minimum versions an entry of 0.7 in a table up to
+    # 1.3e3 differed by 1.3e-10 of itself), the bounds entrywise.
     for name in ("components_", "exp_dirichlet_component_", "lower_bounds_"):
-        assert type(getattr(dk, name)) is np.ndarray
-        assert _rel(getattr(dk, name), getattr(mem, name)) < 1e-10, name
+        a, b = getattr(dk, name), getattr(mem, name)
+        assert type(a) is np.ndarray
+        if name == "lower_bounds_":
+            assert _rel(a, b) < 1e-10, name
+        else:
+            assert np.max(np.abs(a - b)) < 1e-10 * np.max(np.abs(b)), name
     assert _rel(dk.doc_topic_prior_, mem.doc_topic_prior_) < 1e-10
     assert _rel(dk.topic_word_prior_, mem.topic_word_prior_) < 1e-10
     assert (dk.n_batch_iter_, dk.n_iter_) == (mem.n_batch_iter_, mem.n_iter_)
@@ -264,7 +272,11 @@ def test_partial_fit_equals_the_in_memory_partial_fit(dask_client, params):
     assert dk.n_batch_iter_ == 4 and len(dk.lower_bounds_) == 3
     lazy = dk.transform(Xd)
     assert isinstance(lazy, da.Array)
-    assert _rel(lazy.compute(), mem.transform(X[580:])) < 1e-10
+    # The lazy transform equals the in-memory transform of the same model; against the
+    # other model (tables 1e-10 apart) the E-step's stopping rule (mean change below
+    # 1e-3) may stop a document one iteration apart: 4.7e-7 at the minimum versions.
+    assert _rel(lazy.compute(), dk.transform(X[580:])) < 1e-10
+    assert _rel(lazy.compute(), mem.transform(X[580:])) < 1e-5
 
 
 def test_partial_fit_continues_an_online_fit_made_on_dask(dask_client):
