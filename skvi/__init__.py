@@ -9,9 +9,9 @@ import os
 
 # OpenMP workers (Numba's, and scikit-learn's in the KMeans initialisation) spin after
 # each parallel region by default; on a 2-core machine shared with BLAS threads or
-# another process the spinning steals the core the next serial step needs (measured
-# here: a 21 ms kernel took 200-300 ms, a 4 ms KMeans 160-250 ms). Sleep instead. Set
-# here, before any skvi module loads an OpenMP runtime; a value set by the user wins.
+# another process the spinning steals the core the next serial step needs. Sleep
+# instead. Set here, before any skvi module loads an OpenMP runtime; a value set by the
+# user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0.dev0"

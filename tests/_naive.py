@@ -49,10 +49,11 @@ lda_cvb0_pass, lda_log_evidence, lda_stats, lda_alpha_objective, lda_eta_objecti
     tiny corpus, the additive statistics of a set of documents and the objectives of
     the empirical-Bayes prior updates.
 regression_posterior, regression_log_evidence, regression_mackay, regression_elbo,
-regression_student_weights
+regression_student_weights, regression_df_objective, regression_df
     Bayesian linear regression: the Gaussian posterior of the coefficients, the exact
     log evidence for known precisions, MacKay's fixed-point updates, the ELBO by direct
-    expectation and the Student-t per-sample weights.
+    expectation, the Student-t per-sample weights, and the objective of the Student-t
+    degrees of freedom (through ``scipy.stats.t``) with its maximiser.
 """
 
 import itertools
@@ -81,6 +82,8 @@ __all__ = [
     "log_resp",
     "log_rho",
     "mixture_update",
+    "regression_df",
+    "regression_df_objective",
     "regression_elbo",
     "regression_log_evidence",
     "regression_mackay",
@@ -893,3 +896,33 @@ def regression_student_weights(Z, y, m, Sigma, e_alpha, nu, sample_weight):
     e = (y - Z @ m) ** 2 + np.einsum("ni,ij,nj->n", Z, Sigma, Z)
     b = 0.5 * nu + 0.5 * e_alpha * e
     return b, sample_weight * (0.5 * (nu + 1.0)) / b
+
+
+def regression_df_objective(nu, s, c):
+    """The objective of the Student-t degrees of freedom once ``q(tau)`` is optimal:
+    ``sum_n s_n ln int Gam(tau | nu/2, nu/2) N(sqrt(c_n) | 0, 1/tau) dtau + const``. The
+    integral is the density of a standard Student-t with ``nu`` degrees of freedom at
+    ``sqrt(c_n)``, so this is ``sum_n s_n (t_nu.logpdf(sqrt(c_n)) + ln(2 pi) / 2)`` (the
+    constant makes it the log normaliser of ``Gam(tau | nu/2, nu/2) tau^(1/2)
+    exp(-c_n tau / 2)``)."""
+    logpdf = stats.t.logpdf(np.sqrt(np.asarray(c, dtype=float)), nu)
+    return float(np.asarray(s, dtype=float) @ (logpdf + 0.5 * np.log(2 * np.pi)))
+
+
+def regression_df(s, c, bounds=(1e-2, 1e4)):
+    """The maximiser of :func:`regression_df_objective` over ``nu`` in ``bounds``: a grid
+    of 4001 points evenly spaced in ``ln nu``, then a bounded search between the grid
+    points around the best one."""
+    from scipy.optimize import minimize_scalar
+
+    grid = np.linspace(np.log(bounds[0]), np.log(bounds[1]), 4001)
+    values = [regression_df_objective(np.exp(u), s, c) for u in grid]
+    i = int(np.argmax(values))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+    res = minimize_scalar(
+        lambda u: -regression_df_objective(np.exp(u), s, c),
+        bounds=(lo, hi),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
+    return float(np.exp(res.x))

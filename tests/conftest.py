@@ -4,6 +4,10 @@ import pytest
 
 # scikit-learn's array-API estimator check needs this set before SciPy is imported.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
+# The thread-count determinism tests compare fits with 1 and with 2 Numba threads. Numba
+# offers as many threads as CPUs by default, so on a one-CPU runner they would compare one
+# thread with one; it reads this variable once, when it is first imported (after this file).
+os.environ.setdefault("NUMBA_NUM_THREADS", str(max(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(scope="module")

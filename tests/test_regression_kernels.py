@@ -87,6 +87,16 @@ def test_kernel_and_gram_posteriors_agree():
     assert_allclose(gamma, 1 - prior * diag2, rtol=1e-9)
     assert_allclose(q, np.einsum("ni,ij,nj->n", Z, cov, Z), rtol=1e-9)
     assert_allclose(kern.covariance_kernel(Z, beta, prior), cov, rtol=1e-9, atol=1e-14)
+    # both against the dense inverse of tests/_naive.py
+    ref_m, ref_cov = _naive.regression_posterior(Z, y, 1.0, prior, sample_weight=beta)
+    assert_allclose(m, ref_m, rtol=1e-9)
+    assert_allclose(m2, ref_m, rtol=1e-9)
+    assert_allclose(cov, ref_cov, rtol=1e-9, atol=1e-14)
+    assert_allclose(diag, np.diag(ref_cov), rtol=1e-9)
+    assert_allclose(logdet, np.linalg.slogdet(ref_cov)[1], rtol=1e-10)
+    assert_allclose(gamma, 1 - prior * np.diag(ref_cov), rtol=1e-9)
+    assert_allclose(q, np.einsum("ni,ij,nj->n", Z, ref_cov, Z), rtol=1e-9)
+    assert_allclose(r, y - Z @ ref_m, rtol=1e-8, atol=1e-12)
 
 
 def test_df_update_maximises_the_collapsed_objective():
@@ -98,6 +108,14 @@ def test_df_update_maximises_the_collapsed_objective():
     values = [kern._df_objective(v, s, c) for v in grid]
     assert kern._df_objective(nu, s, c) >= max(values) - 1e-9
     assert 2.0 < nu < 4.5
+    # against an independent reference: the objective through scipy.stats.t, maximised
+    # by a grid and a bounded search (tests/_naive.py)
+    for v in (0.3, 2.0, nu, 50.0, 3e3):
+        assert_allclose(kern._df_objective(v, s, c), _naive.regression_df_objective(v, s, c),
+                        rtol=1e-11)  # fmt: skip
+    assert_allclose(nu, _naive.regression_df(s, c), rtol=1e-5)
+    w = rng.uniform(0.2, 3.0, c.size)  # with sample weights
+    assert_allclose(kern.update_df(w, c, 10.0), _naive.regression_df(w, c), rtol=1e-5)
 
 
 # ------------------------------------------ the model's functions on hand-built values
