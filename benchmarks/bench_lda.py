@@ -788,6 +788,26 @@ def _seed_reach_section(case, cvb0):
     ]
 
 
+def _online_lines(report):
+    """skvi online's time per pass / skvi batch's (target <= 1.5), with both held-out
+    perplexities, per case."""
+    lines = []
+    for case in report["cases"]:
+        by = {r["config"]: r for r in case["results"]}
+        b, o = by.get("skvi batch"), by.get("skvi online")
+        if b is None or o is None:
+            continue
+        ratio = (o["fit_s"] / o["n_iter"]) / (b["fit_s"] / b["n_iter"])
+        lines.append(
+            f"- {case['case']}: skvi online / skvi batch time per pass = **{ratio:.2f}** "
+            f"(target <= 1.5: {'pass' if ratio <= 1.5 else 'FAIL'}; online "
+            f"{o['fit_s']:.2f} s / {o['n_iter']} passes, batch {b['fit_s']:.2f} s / "
+            f"{b['n_iter']}); held-out perplexity online {o['heldout_perplexity']:.1f}, "
+            f"batch {b['heldout_perplexity']:.1f}\n"
+        )
+    return "Online (stochastic VI) against batch, same passes:\n\n" + "".join(lines)
+
+
 def markdown(report):
     """The suite's markdown section (tables and a few notes)."""
     out = []
@@ -841,6 +861,7 @@ def markdown(report):
             "lrrrll",
         )
     )
+    out.append(_online_lines(report))
     out.append(
         "skvi cvb0 is a different algorithm from skvi batch: collapsed variational Bayes, "
         "zeroth order (Asuncion et al. 2009; `VariationalLDA(learning_method='cvb0')`), "

@@ -7,7 +7,7 @@ A batch pass:
 
 - the topic tables go to the workers once (:func:`skvi._dask.share`);
 - every chunk runs the documents' E-step with the serial kernel, over the words it has
-  (:func:`skvi._lda_kernels.chunk_stats`), and returns its statistics over those words
+  (:func:`chunk_stats`), and returns its statistics over those words
   only; they are summed on the workers in a fixed order of the chunks (union of the
   words) and the client receives one total, at most ``K x V``;
 - the update and the ELBO run on the client (:func:`skvi._lda_kernels.batch_update`);
@@ -44,6 +44,48 @@ from sklearn.utils.validation import _check_feature_names, _check_n_features, ch
 
 from . import _dask
 from . import _lda_kernels as kern
+
+
+class WordStats(NamedTuple):
+    """Statistics (:class:`~skvi._lda_kernels.LDAStats`) over the words a chunk of
+    documents has: ``stats.topic_word`` holds the rows ``words`` (sorted vocabulary
+    indices) of the vocabulary-major table; the other rows are zero."""
+
+    words: np.ndarray
+    stats: kern.LDAStats
+
+
+def chunk_stats(X, topics, alpha, gamma, mode, settings, starts=None, exact=False,
+                compensated=False):  # fmt: skip
+    """:func:`~skvi._lda_kernels.doc_stats` of the chunk ``X`` (canonical CSR) with the
+    serial kernel, over the chunk's own words (:func:`~skvi._lda_kernels.cut_to_words`):
+    the topic tables are cut to them, so that the statistics are ``len(words) x K``
+    (:class:`WordStats`). Each document's arithmetic is that of ``doc_stats`` on the
+    whole vocabulary."""
+    words, cut = kern.cut_to_words(X)
+    sub = kern.TopicPosterior(None, None, topics.exp_topic_word[words],
+                              topics.word_shift[words], topics.inner[words])  # fmt: skip
+    stats = kern.doc_stats(cut, sub, alpha, gamma, mode, settings, starts, exact=exact,
+                           serial=True, compensated=compensated)  # fmt: skip
+    return WordStats(words, stats)
+
+
+def add_word_stats(a, b):
+    """The :class:`WordStats` of two chunks together (over the union of their words)."""
+    words = np.union1d(a.words, b.words)
+    table = np.zeros((len(words), a.stats.topic_word.shape[1]))
+    table[np.searchsorted(words, a.words)] = a.stats.topic_word
+    table[np.searchsorted(words, b.words)] += b.stats.topic_word
+    rest = kern.add_stats(a.stats._replace(topic_word=0.0), b.stats._replace(topic_word=0.0))
+    return WordStats(words, rest._replace(topic_word=table))
+
+
+def dense_stats(word_stats, n_words):
+    """The statistics of :class:`WordStats` over a vocabulary of ``n_words``."""
+    words, stats = word_stats
+    table = np.zeros((n_words, stats.topic_word.shape[1]))
+    table[words] = stats.topic_word
+    return stats._replace(topic_word=table)
 
 
 class DaskDocs(NamedTuple):
@@ -158,7 +200,7 @@ def _chunk_pass(block, gamma, starts, first, n_features, whom, topics, alpha, mo
         gamma = np.empty((X.shape[0], alpha.shape[0]))
         starts = kern.starts_of(starts, first, first + X.shape[0])
     warm = mode == kern.WARM
-    stats = kern.chunk_stats(X, topics, alpha, gamma, mode, settings, starts, warm, learn_alpha)
+    stats = chunk_stats(X, topics, alpha, gamma, mode, settings, starts, warm, learn_alpha)
     return gamma, stats
 
 
@@ -199,9 +241,9 @@ def batch_pass(docs, state, mode, settings, learn_alpha, learn_eta):
     parts = [(b, g, s, int(f)) for b, g, s, f in chunks]
     word_stats, gamma = _dask.map_reduce_keep(
         _chunk_pass, parts, docs.shape[1], docs.whom, _dask.share(_tables(state.topics)),
-        state.prior.alpha, mode, settings, learn_alpha, add=kern.add_word_stats,
+        state.prior.alpha, mode, settings, learn_alpha, add=add_word_stats,
     )  # fmt: skip
-    stats = kern.dense_stats(word_stats, docs.shape[1])
+    stats = dense_stats(word_stats, docs.shape[1])
     return kern.batch_update(stats, state, gamma, learn_alpha, learn_eta)
 
 
@@ -293,7 +335,7 @@ def online_pass(docs, state, batch_size, rhos, settings, learn_alpha, learn_eta)
 def _chunk_step(block, starts, n_features, whom, topics, alpha, settings):
     X = _valid_chunk(block, n_features, whom)
     gamma = np.empty((X.shape[0], alpha.shape[0]))
-    return kern.chunk_stats(X, topics, alpha, gamma, kern.FRESH, settings, starts)
+    return chunk_stats(X, topics, alpha, gamma, kern.FRESH, settings, starts)
 
 
 def stochastic_pass(docs, state, rho, n_total, settings, learn_alpha, learn_eta):
@@ -307,9 +349,9 @@ def stochastic_pass(docs, state, rho, n_total, settings, learn_alpha, learn_eta)
     word_stats = _dask.map_reduce(
         _chunk_step, list(zip(docs.blocks, starts, strict=True)), docs.shape[1], docs.whom,
         _dask.share(_tables(state.topics)), state.prior.alpha, settings,
-        add=kern.add_word_stats,
+        add=add_word_stats,
     )  # fmt: skip
-    stats = kern.dense_stats(word_stats, docs.shape[1])
+    stats = dense_stats(word_stats, docs.shape[1])
     ratio = n_total / docs.shape[0]
     return kern.stochastic_update(stats, state, rho, ratio, learn_alpha, learn_eta)
 

@@ -28,8 +28,8 @@ estimator runs: :func:`initial_state`, :func:`batch_pass`, :func:`online_pass`
 (:func:`online_steps` of :func:`stochastic_pass`), :func:`cvb0_sweep`. The estimator
 (``skvi.lda``) only validates, resolves the priors (:func:`resolve_prior`), calls these
 and publishes the fitted attributes. Over a Dask array (``skvi._lda_dask``) each chunk
-runs :func:`chunk_stats` (the serial kernel, over the chunk's own words:
-:class:`WordStats`, summed by :func:`add_word_stats`), and the client finishes the pass
+runs ``_lda_dask.chunk_stats`` (the serial kernel over the chunk's own words,
+:func:`cut_to_words`), and the client finishes the pass
 with :func:`batch_update` (a batch pass) or :func:`stochastic_update` (a mini-batch of
 ``partial_fit``); an online pass runs :func:`online_steps` in a chain of tasks. The
 random starts of a pass (:func:`draw_starts`, :func:`starts_of`) and the sum of
@@ -145,6 +145,9 @@ FLOAT32_MIN_TOL = 1e-5
 #: beyond any text's) iterate in float64 only.
 FLOAT32_MAX_LENGTH = 1e8
 MIN_BLOCK_DOCS = 256
+#: An online mini-batch's E-step splits its documents into blocks of at least this many
+#: (a default mini-batch of 128 documents: 4 blocks, run in parallel).
+ONLINE_BLOCK_DOCS = 32
 #: Batch passes over more documents than this draw the documents' random starts per block
 #: of :data:`START_BLOCK_DOCS` documents, each block from its own stream seeded by a key
 #: drawn once per pass and the block's index (:func:`draw_starts`), so that any split of the
@@ -159,63 +162,97 @@ CVB0_BLOCKS = 16
 CVB0_TASK_DOCS = 16
 
 
-def _topic_tables(components):
-    """What the E-step needs from the topics' Dirichlet parameters ``components``
-    (lambda, (K, V)): ``E[ln beta]`` (K, V) (Blei et al. 2003, eq. 8), the
-    vocabulary-major shifted exponentials ``exp(E[ln beta_kw] - shift_w)`` (V, K), the
-    shifts ``shift_w = max_k E[ln beta_kw]`` (V,), and their float32 copy (V, K)."""
+#: ``B_{2i} / (2i)``, i = 1..7: the asymptotic series of the digamma function.
+_PSI_SERIES = (1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12)
+
+
+@jit
+def _psi_parts(x):
+    """``psi(x) = ln v + rest`` as ``(v, rest)`` (``x > 0``), by the recurrence ``psi(x) =
+    psi(x + 10) - 1 / x - sum_{j=1}^{9} 1 / (x + j)`` for ``x < 10`` (the sum as one
+    fraction ``p / q``, ``q <= 19! / 10!``) and the asymptotic series ``psi(v) = ln v - 1 /
+    (2v) - sum_{i=1}^{7} B_{2i} / (2i v^{2i})`` at ``v >= 10``
+    (:func:`skvi._special.digamma`'s); without calls or branches, so that loops over it
+    vectorise (the caller takes the logarithm)."""
+    small = x < 10.0
+    t = x if small else 1.0
+    p, q = 0.0, 1.0
+    for j in range(1, 10):
+        p = p * (t + j) + q
+        q = q * (t + j)
+    v = x + 10.0 if small else x
+    z = 1.0 / v
+    z2 = z * z
+    c = _PSI_SERIES
+    series = z2 * (
+        c[0] + z2 * (c[1] + z2 * (c[2] + z2 * (c[3] + z2 * (c[4] + z2 * (c[5] + z2 * c[6])))))
+    )
+    return v, -(0.5 * z + series + (p / q + 1.0 / t if small else 0.0))
+
+
+@jit
+def _log_beta_parts(components, words, y, rest, y_total, rest_total):
+    """The digamma of the topics' parameters ``components`` (lambda, (K, V)) at the columns
+    ``words`` and of their sums over the whole vocabulary, by :func:`_psi_parts`:
+    ``psi(lambda_kw) = ln y_kw + rest_kw``, ``psi(sum_v lambda_kv) = ln y_total_k +
+    rest_total_k`` (the same arithmetic for both: with one word, ``E[ln beta] = 0``
+    exactly)."""
     n_comp, n_words = components.shape
-    e_log_beta = np.empty((n_comp, n_words))
-    for k in prange(n_comp):
+    for k in range(n_comp):
         row = components[k]
         total = 0.0
         for w in range(n_words):
             total += row[w]
-        psi_total = digamma(total)
-        for w in range(n_words):
-            e_log_beta[k, w] = digamma(row[w]) - psi_total
-    exp_topic_word = np.empty((n_words, n_comp))
-    inner = np.empty((n_words, n_comp), dtype=np.float32)
-    shift = np.empty(n_words)
-    for w in prange(n_words):
-        mx = -np.inf
-        for k in range(n_comp):
-            mx = max(mx, e_log_beta[k, w])
-        shift[w] = mx
-        for k in range(n_comp):
-            v = math.exp(e_log_beta[k, w] - mx)
-            exp_topic_word[w, k] = v
-            inner[w, k] = v
-    return e_log_beta, exp_topic_word, shift, inner
+        y_total[k], rest_total[k] = _psi_parts(total)
+        for i in range(words.shape[0]):
+            y[k, i], rest[k, i] = _psi_parts(row[words[i]])
 
 
-def _topic_kl(components, e_log_beta, eta):
+def topic_tables(components, words):
+    """What the E-step needs from the topics' Dirichlet parameters ``components``
+    (lambda, (K, V), C-contiguous) at the vocabulary indices ``words`` (V_b,): ``E[ln
+    beta_kw] = psi(lambda_kw) - psi(sum_v lambda_kv)`` (K, V_b) (Blei et al. 2003, eq. 8;
+    :func:`_log_beta_parts`), the vocabulary-major shifted exponentials ``exp(E[ln beta_kw]
+    - shift_w)`` (V_b, K), the shifts ``shift_w = max_k E[ln beta_kw]`` (V_b,), and their
+    float32 copy (V_b, K). Each column is the same whichever columns are asked for."""
+    n_comp, n_cols = components.shape[0], words.shape[0]
+    e_log_beta, y = np.empty((n_comp, n_cols)), np.empty((n_comp, n_cols))
+    y_total, psi_total = np.empty(n_comp), np.empty(n_comp)
+    _log_beta_parts(components, words, y, e_log_beta, y_total, psi_total)
+    e_log_beta += np.log(y, out=y)
+    psi_total += np.log(y_total)
+    e_log_beta -= psi_total[:, None]
+    shift = e_log_beta.max(axis=0) if n_cols else np.empty(0)
+    exp_topic_word = np.empty((n_cols, n_comp))
+    np.subtract(e_log_beta.T, shift[:, None], out=exp_topic_word)
+    np.exp(exp_topic_word, out=exp_topic_word)
+    return e_log_beta, exp_topic_word, shift, exp_topic_word.astype(np.float32)
+
+
+def topic_kl(components, e_log_beta, eta):
     """``sum_k KL(Dir(lambda_k) || Dir(eta 1))`` given ``E[ln beta]``: ``ln C(lambda_k) -
     ln C(eta 1) + sum_w (lambda_kw - eta) E[ln beta_kw]`` (PRML B.23), each computed by
-    :func:`dirichlet_kl_from_prior` (accurate to the size of ``lambda_k - eta``), summed
-    over the topics in order."""
-    n_comp, n_words = components.shape
-    per_topic = np.empty(n_comp)
+    :func:`dirichlet_kl_from_prior` (accurate to the size of ``lambda_k - eta``; the
+    kernel the E-step compiles for the documents' KL), summed over the topics in order.
+    ``components`` and ``e_log_beta``: C-contiguous (:func:`make_topics`)."""
+    n_words = components.shape[1]
     prior = np.array([float(eta)])
     total = n_words * float(eta)
     table = increment_table(np.array([float(eta), total]))
-    for k in prange(n_comp):
-        per_topic[k] = dirichlet_kl_from_prior(
-            prior, table[:1], total, table[1], components[k], e_log_beta[k]
-        )
-    total = 0.0
-    for k in range(n_comp):
-        total += per_topic[k]
-    return total
+    value = 0.0
+    for lam, e_log in zip(components, e_log_beta, strict=True):
+        value += dirichlet_kl_from_prior(prior, table[:1], total, table[1], lam, e_log)
+    return value
 
 
-@jit
-def n_doc_blocks(n_docs, n_cells):
+def n_doc_blocks(n_docs, n_cells, block_docs=MIN_BLOCK_DOCS):
     """Number of document blocks: a function of the problem's size only (``n_cells =
-    V K``), never of the thread count, so that the reduction order is fixed."""
-    by_docs = (n_docs + MIN_BLOCK_DOCS - 1) // MIN_BLOCK_DOCS
+    V K``), never of the thread count, so that the reduction order is fixed; at least
+    ``block_docs`` documents per block (:data:`MIN_BLOCK_DOCS`; an online mini-batch:
+    :data:`ONLINE_BLOCK_DOCS`)."""
+    by_docs = (n_docs + block_docs - 1) // block_docs
     by_memory = MAX_STATS_BYTES // (8 * max(n_cells, 1))
-    return max(1, min(MAX_BLOCKS, by_docs, by_memory))
+    return int(max(1, min(MAX_BLOCKS, by_docs, by_memory)))
 
 
 @jit
@@ -410,21 +447,35 @@ def _e_step_block(
         terms[2] += 1.0
 
 
-def _e_step(
-    indptr,
-    indices,
-    data,
-    exp_topic_word,
-    inner,
-    word_shift,
-    alpha,
-    gamma,
-    mode,
-    starts,
-    max_iter,
-    tol,
-    sstats,
-):
+def _e_step(indptr, indices, data, exp_topic_word, inner, word_shift, alpha, alpha_table,
+            alpha_total, total_row, gamma, mode, starts, max_iter, tol, blocks, terms_b,
+            elt_b):  # fmt: skip
+    """The blocks of :func:`e_step` in parallel (block ``b``: :func:`_e_step_block` into
+    ``blocks[b]``, ``terms_b[b]``, ``elt_b[b]``), then ``blocks`` summed in block order
+    (in parallel over the vocabulary); returns that sum."""
+    n_docs = indptr.shape[0] - 1
+    nb, n_words, n_comp = blocks.shape
+    size = (n_docs + nb - 1) // nb
+    for b in prange(nb):
+        _e_step_block(
+            b * size, min(n_docs, (b + 1) * size), indptr, indices, data, exp_topic_word,
+            inner, word_shift, alpha, alpha_table, alpha_total, total_row, gamma, mode, starts,
+            max_iter, tol, blocks[b], terms_b[b], elt_b[b],
+        )  # fmt: skip
+    stats = np.empty((n_words, n_comp))
+    chunk = 256
+    for c in prange((n_words + chunk - 1) // chunk):
+        for w in range(c * chunk, min(n_words, (c + 1) * chunk)):
+            for k in range(n_comp):
+                total = 0.0
+                for b in range(nb):
+                    total += blocks[b, w, k]
+                stats[w, k] = total
+    return stats
+
+
+def e_step(indptr, indices, data, exp_topic_word, inner, word_shift, alpha, gamma, mode,
+           starts, max_iter, tol, sstats, n_blocks=0, serial=False):  # fmt: skip
     """Batch E-step over the CSR rows; updates ``gamma`` (n_docs, K) in place.
 
     ``mode`` says where each document's fixed point starts:
@@ -441,6 +492,11 @@ def _e_step(
     only. ``sstats``: if True, return the expected topic-word counts
     ``S[w, k] = sum_d n_dw phi_dwk`` (vocabulary-major); otherwise an empty array.
 
+    The documents are split into ``n_blocks`` blocks (0: :func:`n_doc_blocks`), each with
+    its own accumulators (:func:`_e_step_block`), summed in block order: by the parallel
+    kernel over the blocks, or by the serial one (a loop over the blocks) if ``serial``
+    or there is one block; either gives the same result.
+
     Returns ``(S, doc_terms)`` with ``doc_terms = [L_words, KL, n_docs_nonempty,
     sum_doc_sweeps]`` and ``e_log_theta_sum`` (K,), where ``L_words = sum_dw n_dw
     ln sum_k exp(E ln theta_dk + E ln beta_kw)`` (phi at its optimum for the final gamma),
@@ -451,38 +507,22 @@ def _e_step(
     """
     n_docs = indptr.shape[0] - 1
     n_words, n_comp = exp_topic_word.shape
-    nb = n_doc_blocks(n_docs, n_words * n_comp)
-    size = (n_docs + nb - 1) // nb
+    nb = n_blocks or n_doc_blocks(n_docs, n_words * n_comp)
     blocks = np.empty((nb, n_words if sstats else 0, n_comp))
-    terms_b = np.zeros((nb, 4))
-    elt_b = np.zeros((nb, n_comp))
-    alpha_table = increment_table(alpha)
-    alpha_total = 0.0
-    for k in range(n_comp):
-        alpha_total += alpha[k]
-    total_row = increment_table(np.array([alpha_total]))[0]
-    for b in prange(nb):
-        _e_step_block(
-            b * size, min(n_docs, (b + 1) * size), indptr, indices, data, exp_topic_word,
-            inner, word_shift, alpha, alpha_table, alpha_total, total_row, gamma, mode, starts,
-            max_iter, tol, blocks[b], terms_b[b], elt_b[b],
-        )  # fmt: skip
-    # the blocks' statistics summed in block order, in parallel over the vocabulary
-    stats = np.empty((blocks.shape[1], n_comp))
-    chunk = 256
-    for c in prange((blocks.shape[1] + chunk - 1) // chunk):
-        for w in range(c * chunk, min(blocks.shape[1], (c + 1) * chunk)):
-            for k in range(n_comp):
-                total = 0.0
-                for b in range(nb):
-                    total += blocks[b, w, k]
-                stats[w, k] = total
-    terms = np.zeros(4)
-    e_log_theta_sum = np.zeros(n_comp)
-    for b in range(nb):  # fixed reduction order
-        terms += terms_b[b]
-        e_log_theta_sum += elt_b[b]
-    return stats, terms, e_log_theta_sum
+    terms_b, elt_b = np.zeros((nb, 4)), np.zeros((nb, n_comp))
+    alpha_total = math.fsum(alpha)
+    table = increment_table(np.append(alpha, alpha_total))
+    args = (indptr, indices, data, exp_topic_word, inner, word_shift, alpha, table[:-1],
+            alpha_total, table[-1], gamma, mode, starts, max_iter, tol)  # fmt: skip
+    if serial or nb == 1:
+        size = (n_docs + nb - 1) // nb
+        for b in range(nb):
+            _e_step_block(b * size, min(n_docs, (b + 1) * size), *args, blocks[b], terms_b[b],
+                          elt_b[b])  # fmt: skip
+        stats = blocks[0] if nb == 1 else blocks.sum(axis=0)  # in block order
+    else:
+        stats = _e_step_parallel(*args, blocks, terms_b, elt_b)
+    return stats, terms_b.sum(axis=0), elt_b.sum(axis=0)
 
 
 @jit
@@ -631,10 +671,9 @@ def _cvb0_pass(indptr, indices, data, csc_ptr, csc_pos, csc_doc, edges, resp, wo
                 topic_total[k] += doc_delta[i, k]
 
 
-e_step = jit_parallel(_e_step)
-e_step_serial = jit(_e_step)
-topic_tables = jit_parallel(_topic_tables)
-topic_kl = jit_parallel(_topic_kl)
+_e_step_parallel = jit_parallel(_e_step)
+
+
 cvb0_counts = jit_parallel(_cvb0_counts)
 cvb0_pass = jit_parallel(_cvb0_pass)
 cvb0_pass_serial = jit(_cvb0_pass)
@@ -867,8 +906,10 @@ class LDAState(NamedTuple):
 
 
 def make_topics(components):
-    """The :class:`TopicPosterior` of the Dirichlet parameters ``components`` (lambda)."""
-    return TopicPosterior(components, *topic_tables(components))
+    """The :class:`TopicPosterior` of the Dirichlet parameters ``components`` (lambda),
+    stored C-contiguous (one compiled layout for the kernels that read it)."""
+    components = np.ascontiguousarray(components)
+    return TopicPosterior(components, *topic_tables(components, np.arange(components.shape[1])))
 
 
 def fresh_starts(random_state, n_docs, n_topics):
@@ -921,7 +962,7 @@ def starts_of(starts, first, last):
 
 
 def doc_stats(X, topics, alpha, gamma, mode, settings, starts=None, sstats=True, exact=False,
-              serial=False, compensated=False):  # fmt: skip
+              serial=False, compensated=False, n_blocks=0):  # fmt: skip
     r"""The E-step of the documents ``X`` (CSR): their :class:`LDAStats` under ``topics``
     and the prior ``alpha``, with :math:`\phi` at its optimum for the final
     :math:`\gamma` (Blei et al. 2003, eqs. 6-7),
@@ -934,7 +975,8 @@ def doc_stats(X, topics, alpha, gamma, mode, settings, starts=None, sstats=True,
     ``gamma`` (n_docs, n_topics), the documents' local parameters, is written in place:
     from ``starts`` (``mode=FRESH``; ``alpha + n_d / K`` without them) or from its own
     values (``WARM``); empty documents get ``alpha``. ``exact``: every sweep in float64.
-    ``serial``: the serial build of the kernel (inside a Dask task). ``compensated``:
+    ``serial``: the serial build of the kernel (inside a Dask task). ``n_blocks``: the
+    number of document blocks (0: :func:`n_doc_blocks`). ``compensated``:
     ``e_log_theta_sum`` summed by :func:`e_log_theta_total` (what the learned ``alpha``
     reads: its value then does not depend on the chunking of the documents).
     The statistics of a corpus are the sum of those of its chunks (:func:`add_stats`).
@@ -942,9 +984,9 @@ def doc_stats(X, topics, alpha, gamma, mode, settings, starts=None, sstats=True,
     if starts is None:
         starts = np.empty((0, gamma.shape[1]))
     inner = topics.inner if settings.float32 and not exact else topics.inner[:0]
-    stats, terms, elt = (e_step_serial if serial else e_step)(
+    stats, terms, elt = e_step(
         X.indptr, X.indices, X.data, topics.exp_topic_word, inner, topics.word_shift, alpha,
-        gamma, mode, starts, settings.max_iter, settings.tol, sstats,
+        gamma, mode, starts, settings.max_iter, settings.tol, sstats, n_blocks, serial,
     )  # fmt: skip
     if not compensated:
         return LDAStats(stats, terms[0], terms[1], terms[2], terms[3], elt)
@@ -967,47 +1009,15 @@ def add_stats(a, b):
     return total._replace(e_log_theta_sum=top, e_log_theta_err=lo - (top - hi))
 
 
-class WordStats(NamedTuple):
-    """:class:`LDAStats` over the words a chunk of documents has: ``stats.topic_word``
-    holds the rows ``words`` (sorted vocabulary indices) of the vocabulary-major table;
-    the other rows are zero (:func:`chunk_stats`, :func:`add_word_stats`)."""
-
-    words: np.ndarray
-    stats: LDAStats
-
-
-def chunk_stats(X, topics, alpha, gamma, mode, settings, starts=None, exact=False,
-                compensated=False):  # fmt: skip
-    """:func:`doc_stats` of the chunk ``X`` (canonical CSR) with the serial kernel, over
-    the chunk's own words: the topic tables are cut to them, so that the statistics are
-    ``len(words) x K`` (:class:`WordStats`). Each document's arithmetic is that of
-    :func:`doc_stats` on the whole vocabulary."""
-    words, local = np.unique(X.indices, return_inverse=True)
-    cut = X.__class__((X.data, local.reshape(-1).astype(X.indices.dtype), X.indptr),
-                      shape=(X.shape[0], max(len(words), 1)))  # fmt: skip
-    sub = TopicPosterior(None, None, topics.exp_topic_word[words], topics.word_shift[words],
-                         topics.inner[words])  # fmt: skip
-    stats = doc_stats(cut, sub, alpha, gamma, mode, settings, starts, exact=exact, serial=True,
-                      compensated=compensated)  # fmt: skip
-    return WordStats(words, stats)
-
-
-def add_word_stats(a, b):
-    """The :class:`WordStats` of two chunks together (over the union of their words)."""
-    words = np.union1d(a.words, b.words)
-    table = np.zeros((len(words), a.stats.topic_word.shape[1]))
-    table[np.searchsorted(words, a.words)] = a.stats.topic_word
-    table[np.searchsorted(words, b.words)] += b.stats.topic_word
-    rest = add_stats(a.stats._replace(topic_word=0.0), b.stats._replace(topic_word=0.0))
-    return WordStats(words, rest._replace(topic_word=table))
-
-
-def dense_stats(word_stats, n_words):
-    """The :class:`LDAStats` of :class:`WordStats` over a vocabulary of ``n_words``."""
-    words, stats = word_stats
-    table = np.zeros((n_words, stats.topic_word.shape[1]))
-    table[words] = stats.topic_word
-    return stats._replace(topic_word=table)
+def cut_to_words(X):
+    """``(words, cut)``: the sorted vocabulary indices ``X`` (canonical CSR) has and ``X``
+    with its column indices renumbered among them (``len(words)`` columns, at least 1)."""
+    seen = np.zeros(X.shape[1], dtype=bool)
+    seen[X.indices] = True
+    words = np.flatnonzero(seen)
+    local = np.cumsum(seen, dtype=X.indices.dtype) - 1
+    cut = X.__class__((X.data, local[X.indices], X.indptr), shape=(X.shape[0], max(len(words), 1)))
+    return words, cut
 
 
 def documents_bound(stats):
@@ -1118,33 +1128,27 @@ def update_eta(eta, topics, rho=1.0, polish=False):
         eta = np.exp(t)
         return n_topics * (gammaln(n_words * eta) - n_words * gammaln(eta)) + (eta - 1) * total
 
+    def newton(t):  # df/dt and d2f/dt2 at eta = exp(t)
+        e = np.exp(t)
+        psi = digamma_array(np.array([n_words * e, e]))
+        g = (n_topics * n_words * (psi[0] - psi[1]) + total) * e
+        return g, n_topics * n_words * (n_words * trigamma(n_words * e) - trigamma(e)) * e * e + g
+
     t = np.log(eta)
     value = objective(t)
     for _ in range(100):
-        e = np.exp(t)
-        psi = digamma_array(np.array([n_words * e, e]))
-        grad = n_topics * n_words * (psi[0] - psi[1]) + total  # df/deta
-        hess = n_topics * n_words * (n_words * trigamma(n_words * e) - trigamma(e))
-        g = grad * e  # df/dt
-        h = hess * e * e + g  # d2f/dt2
-        step = -g / h if h < 0 else np.sign(g)
-        step = float(np.clip(step, -2.0, 2.0))
+        g, h = newton(t)
+        step = float(np.clip(-g / h if h < 0 else np.sign(g), -2.0, 2.0))
         while abs(step) > 1e-15 and objective(t + step) < value:
             step *= 0.5
         if abs(step) <= 1e-12:
             break
         t += step
         value = objective(t)
-    if not polish:
-        return (1 - rho) * eta + rho * float(np.exp(t))
-    # a last Newton step, from within 1e-12 of the optimum: float64's resolution, whatever
-    # the iteration at which the loop stopped
-    e = np.exp(t)
-    psi = digamma_array(np.array([n_words * e, e]))
-    g = (n_topics * n_words * (psi[0] - psi[1]) + total) * e
-    h = n_topics * n_words * (n_words * trigamma(n_words * e) - trigamma(e)) * e * e + g
-    if h < 0 and abs(g / h) <= 1e-6:
-        t -= g / h
+    if polish:  # a last Newton step, from within 1e-12 of the optimum: float64's resolution
+        g, h = newton(t)
+        if h < 0 and abs(g / h) <= 1e-6:
+            t -= g / h
     return (1 - rho) * eta + rho * float(np.exp(t))
 
 
@@ -1252,14 +1256,40 @@ def stochastic_update(stats, state, rho, ratio, learn_alpha, learn_eta):
 
 def online_steps(batches, state, bound, n_total, settings, learn_alpha, learn_eta,
                  serial=False):  # fmt: skip
-    """:func:`stochastic_pass` on each ``(X_b, rho_b)`` of ``batches`` in turn (mini-batches
-    of a corpus of ``n_total`` documents, in document order, with their step sizes),
-    adding each mini-batch's part of the ELBO to ``bound``. Returns ``(state, bound)``."""
+    """The steps of :func:`stochastic_pass` on each ``(X_b, rho_b)`` of ``batches`` in turn
+    (mini-batches of a corpus of ``n_total`` documents, in order), adding each one's part
+    of the ELBO to ``bound``; returns ``(state, bound)``. A mini-batch's E-step (in blocks
+    of :data:`ONLINE_BLOCK_DOCS`) reads the tables of its own words only and its step
+    (:func:`step_components`) updates lambda; the full tables (:func:`make_topics`) are
+    built after the last step (after every step if ``eta`` is learned)."""
+    components, n_topics = state.topics.components.copy(), state.topics.components.shape[0]
+    topics = state.topics
     for X, rho in batches:
-        state, part = stochastic_pass(X, state, rho, n_total, settings, learn_alpha, learn_eta,
-                                      serial)  # fmt: skip
-        bound += part
-    return state, bound
+        words, cut = cut_to_words(X)
+        gamma = np.empty((X.shape[0], n_topics))
+        starts = fresh_starts(state.random_state, X.shape[0], n_topics)
+        sub = TopicPosterior(None, None, *topic_tables(components, words)[1:])
+        blocks = n_doc_blocks(X.shape[0], sub.exp_topic_word.size, ONLINE_BLOCK_DOCS)
+        stats = doc_stats(cut, sub, state.prior.alpha, gamma, FRESH, settings, starts,
+                          serial=serial, n_blocks=blocks)  # fmt: skip
+        components = step_components(components, words, stats.topic_word, rho,
+                                     state.prior.eta, n_total / X.shape[0])  # fmt: skip
+        topics = make_topics(components) if learn_eta else None
+        prior = update_prior(stats, topics, state.prior, learn_alpha, learn_eta, rho)
+        state = state._replace(prior=prior, n_batch_iter=state.n_batch_iter + 1)
+        bound += documents_bound(stats)
+    return state._replace(topics=topics or make_topics(components)), bound
+
+
+def step_components(components, words, topic_word, rho, eta, scale):
+    """:func:`stochastic_update_topics`'s lambda, the statistics ``topic_word`` (V_b, K)
+    being those of the columns ``words`` (the same operations; the others' are zero), in
+    place of ``components`` (no temporary of its size)."""
+    columns = (1 - rho) * components[:, words] + rho * (eta + scale * topic_word.T)
+    components *= 1 - rho
+    components += rho * eta
+    components[:, words] = columns
+    return components
 
 
 def online_pass(X, state, batch_size, rhos, settings, learn_alpha, learn_eta):
@@ -1270,7 +1300,9 @@ def online_pass(X, state, batch_size, rhos, settings, learn_alpha, learn_eta):
     n_docs = X.shape[0]
     rows = range(0, n_docs, batch_size)
     batches = ((X[lo : lo + batch_size], rho) for lo, rho in zip(rows, rhos, strict=True))
-    return online_steps(batches, state, 0.0, n_docs, settings, learn_alpha, learn_eta)
+    # a corpus of one block evaluates with the serial kernel: its steps too (same results)
+    serial = n_doc_blocks(n_docs, state.topics.components.size) == 1
+    return online_steps(batches, state, 0.0, n_docs, settings, learn_alpha, learn_eta, serial)
 
 
 def _cvb0_initial(X, structure, prior, n_topics, random_state):

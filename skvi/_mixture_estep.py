@@ -1,12 +1,33 @@
 """The variational Gaussian mixture's Numba kernels: the E-step fused with the statistics,
-the statistics of given responsibilities, the log-responsibilities of new data and the
-Student-t log densities of the predictive.
+the log-responsibilities of new data and the Student-t log densities of the predictive
+(the statistics of given responsibilities, needed once per fit, are NumPy:
+:func:`skvi._mixture_kernels.resp_chunk_stats`).
 
 They work on the expanded feature vectors ``[1, z(x)]`` described in
 :mod:`skvi._mixture_kernels` (which holds the model's mathematics and calls these); each
 has a parallel build (blocks of :data:`skvi._jit.BLOCK_ROWS` rows reduced in index order,
 so the result does not depend on the number of threads) and a serial build of the same
 source (``*_serial``, for Dask tasks).
+
+Layout. Inside a block, rows are taken in sub-blocks of at most :data:`SUB_ROWS` rows
+(fewer when ``[1, z(x)]`` is long, see :func:`sub_rows`), stored one row per *column*:
+``Zt`` is ``(n_coef, m)`` and the log-joint ``Lt = coef.T @ Zt`` is ``(K, m)``, so that
+every per-row operation of the softmax (maximum, exponential, sum, normalisation) is a
+loop over ``m`` contiguous rows that the compiler vectorises, and both products are
+matrix multiplications (BLAS) on contiguous operands.
+
+The exponential. There is no vector ``exp`` in Numba's math library here (a scalar
+``math.exp`` is a libm call per entry, which does not vectorise), so
+:func:`_softmax_cols` evaluates ``exp(y)``, ``y <= 0``, branch-free
+(:func:`_exp_parts`), the classical way: ``y = t ln 2 + r`` with ``t``
+the nearest integer to ``y / ln 2`` and ``|r| <= ln(2) / 2`` (Cody-Waite: ``ln 2`` split
+in a part whose products with ``t`` are exact and a remainder), ``exp(r)`` by its Taylor
+polynomial of degree 13 (truncation below ``4e-18``) and the scaling by ``2**t`` written
+into the exponent bits, as ``2**(t + 64)`` then ``2**-64`` so that results below the
+smallest normal number (``y < -708.4``) round once into subnormals as ``math.exp``'s do.
+``y`` is clamped at ``-746``, below which ``exp`` is exactly 0 (including ``y = -inf``,
+the logits of emptied components). The result is within 1 ulp of ``math.exp`` (tested
+in ``tests/test_mixture_estep.py`` over the whole range).
 """
 
 import math
@@ -17,8 +38,21 @@ from ._jit import BLOCK_ROWS, jit, jit_parallel, n_blocks, prange
 
 FULL, TIED, DIAG, SPHERICAL = 0, 1, 2, 3
 
-#: Rows per small matrix product inside a block.
-SUB_ROWS = 128
+#: Largest number of rows per sub-block (the inner matrix products' size).
+SUB_ROWS = 256
+
+#: Sub-blocks are made smaller until ``rows * n_coef`` is at most this many entries, so
+#: that ``Zt`` stays in the core's cache when ``[1, z(x)]`` is long (full covariances in
+#: 64 dimensions have 2145 entries).
+_SUB_ENTRIES = 32768
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # 32 significant bits: t * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10  # ln 2 - _LN2_HI
+_EXP_CLAMP = -746.0  # exp(y) rounds to 0 below -745.14
+_TWO_M64 = 2.0**-64
+_C2, _C3, _C4, _C5, _C6, _C7 = (1.0 / math.factorial(j) for j in range(2, 8))
+_C8, _C9, _C10, _C11, _C12, _C13 = (1.0 / math.factorial(j) for j in range(8, 14))
 
 
 def n_coefficients(n_features, ctype):
@@ -31,65 +65,227 @@ def n_coefficients(n_features, ctype):
 
 
 @jit
-def _expand(x, shift, inv_scale, ctype, z):
-    """Write ``z(x)`` of the module docstring into ``z`` (float64), with
-    ``u = x * inv_scale - shift``."""
-    d = x.shape[0]
+def sub_rows(n_coef):
+    """Rows per sub-block: :data:`SUB_ROWS`, halved (down to 32) while the sub-block's
+    ``rows * n_coef`` exceeds ``_SUB_ENTRIES``."""
+    rows = SUB_ROWS
+    while rows > 32 and rows * n_coef > _SUB_ENTRIES:
+        rows //= 2
+    return rows
+
+
+@jit
+def _expand_cols(X, start, shift, inv_scale, ctype, Zt):
+    """``Zt[:, i] = [1, z(X[start + i])]`` for ``i < m = Zt.shape[1]``: the expansion of
+    :mod:`skvi._mixture_kernels`, ``u = x * inv_scale - shift`` (in float64), one row of
+    ``X`` per column of ``Zt``."""
+    d = X.shape[1]
+    m = Zt.shape[1]
+    for i in range(m):
+        Zt[0, i] = 1.0
     for j in range(d):
-        z[j] = x[j] * inv_scale - shift[j]
+        sj = shift[j]
+        for i in range(m):
+            Zt[1 + j, i] = X[start + i, j] * inv_scale - sj
     if ctype == DIAG:
         for j in range(d):
-            z[d + j] = z[j] * z[j]
+            for i in range(m):
+                Zt[1 + d + j, i] = Zt[1 + j, i] * Zt[1 + j, i]
     elif ctype == SPHERICAL:
-        s = 0.0
+        for i in range(m):
+            Zt[1 + d, i] = 0.0
         for j in range(d):
-            s += z[j] * z[j]
-        z[d] = s
+            for i in range(m):
+                Zt[1 + d, i] += Zt[1 + j, i] * Zt[1 + j, i]
     else:
-        p = d
-        for i in range(d):
-            zi = z[i]
-            for j in range(i, d):
-                z[p] = zi * z[j]
+        p = 1 + d
+        for a in range(d):
+            for b in range(a, d):
+                for i in range(m):
+                    Zt[p, i] = Zt[1 + a, i] * Zt[1 + b, i]
                 p += 1
 
 
 @jit
-def _expand_rows(X, start, stop, shift, inv_scale, ctype, Z):
-    """``Z[i] = [1, z(X[start + i])]`` for the rows ``start:stop``."""
-    for i in range(stop - start):
-        Z[i, 0] = 1.0
-        _expand(X[start + i], shift, inv_scale, ctype, Z[i, 1:])
+def _exp_parts(y):
+    """``exp(y)`` for ``y <= 0`` in two parts, ``(p, bits)``: ``exp(y) = p * f * 2**-64``
+    with ``f`` the float64 whose bits are ``bits`` (``f = 2**(t + 64)``); the method is
+    in the module docstring. Branch-free, so that loops over it vectorise."""
+    y = max(y, _EXP_CLAMP)
+    t = math.floor(y * _LOG2E + 0.5)
+    r = (y - t * _LN2_HI) - t * _LN2_LO
+    p = _C13
+    p = p * r + _C12
+    p = p * r + _C11
+    p = p * r + _C10
+    p = p * r + _C9
+    p = p * r + _C8
+    p = p * r + _C7
+    p = p * r + _C6
+    p = p * r + _C5
+    p = p * r + _C4
+    p = p * r + _C3
+    p = p * r + _C2
+    p = p * r + 1.0
+    return p * r + 1.0, (np.int64(t) + (1023 + 64)) << 52
 
 
 @jit
-def _row_resp(logits, resp):
-    """Responsibilities of one row (Bishop 10.49) from its ``ln rho``.
+def exp_nonpositive(y):
+    """``exp(y)`` of an array of values ``<= 0`` (or ``-inf``) by :func:`_exp_parts`: the
+    exponential the softmax uses, for tests."""
+    flat = y.ravel()
+    out = np.empty(flat.size)
+    bits = np.empty(flat.size, np.int64)
+    for i in range(flat.size):
+        out[i], bits[i] = _exp_parts(flat[i])
+    scale = bits.view(np.float64)
+    for i in range(flat.size):
+        out[i] = out[i] * scale[i] * _TWO_M64
+    return out.reshape(y.shape)
 
-    Writes ``resp[k] = exp(logits[k] - lse)`` and returns ``(lse, sum_k r_k ln r_k)``
-    with ``lse = ln sum_k exp(logits[k])``; one ``exp`` per component.
+
+@jit
+def _softmax_cols(Lt, E, bits, lse, s):
+    """Softmax over the components of each column of ``Lt`` (Bishop 10.49).
+
+    With ``Lt`` of shape ``(K, m)`` holding ``ln rho`` of ``m`` rows, write
+    ``E[k, i] = exp(Lt[k, i] - lse[i])`` (the responsibilities) and
+    ``lse[i] = ln sum_k exp(Lt[k, i])``, computed as ``max_k Lt[k, i] + ln s_i`` with
+    ``s_i = sum_k exp(Lt[k, i] - max_k Lt[k, i])``. ``bits`` (int64, at least ``K * m``
+    entries) and ``s`` (``m`` entries) are scratch space: the exponent bits of the
+    scaling (module docstring) and the sums.
     """
-    n_comp = logits.shape[0]
-    mx = -np.inf
+    n_comp, m = Lt.shape
+    flat = n_comp * m
+    scale = bits[:flat].view(np.float64).reshape((n_comp, m))
+    ints = bits[:flat].reshape((n_comp, m))
+    for i in range(m):
+        lse[i] = -np.inf
     for k in range(n_comp):
-        mx = max(mx, logits[k])
-    s = 0.0
+        for i in range(m):
+            lse[i] = max(lse[i], Lt[k, i])
     for k in range(n_comp):
-        e = math.exp(logits[k] - mx)
-        resp[k] = e
-        s += e
-    lse = mx + math.log(s)
-    inv = 1.0 / s
-    r_log_r = 0.0
+        for i in range(m):
+            E[k, i], ints[k, i] = _exp_parts(Lt[k, i] - lse[i])
+    for i in range(m):
+        s[i] = 0.0
     for k in range(n_comp):
-        r = resp[k] * inv
-        resp[k] = r
-        if r > 0.0:
-            r_log_r += r * (logits[k] - lse)
-    return lse, r_log_r
+        for i in range(m):
+            e = E[k, i] * scale[k, i] * _TWO_M64
+            E[k, i] = e
+            s[i] += e
+    for i in range(m):
+        inv = 1.0 / s[i]
+        lse[i] += math.log(s[i])
+        s[i] = inv
+    for k in range(n_comp):
+        for i in range(m):
+            E[k, i] *= s[i]
 
 
-def _estep_stats(X, weights, shift, inv_scale, coef, ctype):
+#: What :func:`_block_pass` computes: the E-step and the statistics, or the
+#: log-responsibilities.
+_ESTEP, _LOG_RESP = 0, 1
+
+
+@jit
+def _block_pass(X, weights, shift, inv_scale, mat, ctype, mode, b, stats, extra, out):
+    """One pass over the rows of block ``b`` (``BLOCK_ROWS`` rows from ``b * BLOCK_ROWS``),
+    sub-block by sub-block (module docstring); the two kernels share it (one compiled
+    function instead of two).
+
+    ``mode == _ESTEP``: ``mat`` is ``coef``; write the statistics into ``stats`` and
+    ``extra = [sum w r ln r, sum w lse]`` (:func:`estep_stats`). ``mode == _LOG_RESP``:
+    ``mat`` is ``coef``; write the rows' ``ln r`` into ``out`` ``(n, K)`` and their ``lse``
+    into ``extra`` ``(n,)`` (:func:`log_resp`).
+    """
+    n = X.shape[0]
+    n_comp = mat.shape[1]
+    n_coef = mat.shape[0] if mode == _LOG_RESP else stats.shape[0]
+    stats[:] = 0.0
+    sub = sub_rows(n_coef)
+    z_buf = np.empty(n_coef * sub)
+    e_buf = np.empty(n_comp * sub)
+    bits = np.empty(n_comp * sub, np.int64)
+    rows = np.empty((3, sub))
+    lse, r_log_r, scratch = rows[0], rows[1], rows[2]
+    ent = 0.0
+    ll = 0.0
+    stop = min(n, (b + 1) * BLOCK_ROWS)
+    for s0 in range(b * BLOCK_ROWS, stop, sub):
+        m = min(sub, stop - s0)
+        Zt = z_buf[: n_coef * m].reshape((n_coef, m))
+        Rt = e_buf[: n_comp * m].reshape((n_comp, m))
+        _expand_cols(X, s0, shift, inv_scale, ctype, Zt)
+        Lt = np.dot(mat.T, Zt)  # ln rho, (K, m)
+        _softmax_cols(Lt, Rt, bits, lse, scratch)
+        if mode == _LOG_RESP:
+            for i in range(m):
+                extra[s0 + i] = lse[i]
+                for k in range(n_comp):
+                    out[s0 + i, k] = Lt[k, i] - lse[i]
+            continue
+        for i in range(m):
+            r_log_r[i] = 0.0
+        for k in range(n_comp):
+            for i in range(m):
+                r = Rt[k, i]
+                r_log_r[i] += r * (Lt[k, i] - lse[i]) if r > 0.0 else 0.0
+                Rt[k, i] = weights[s0 + i] * r
+        for i in range(m):
+            w = weights[s0 + i]
+            if w != 0.0:
+                ll += w * lse[i]
+                ent += w * r_log_r[i]
+        stats += np.dot(Zt, Rt.T)
+    if mode != _LOG_RESP:
+        extra[0] = ent
+        extra[1] = ll
+
+
+def _run_blocks(X, weights, shift, inv_scale, mat, ctype, mode, blocks, extra_b, norm, out):
+    """:func:`_block_pass` of every block of rows (the one loop the two kernels share,
+    compiled serial and parallel): block ``b`` writes ``blocks[b]`` and ``extra_b[b]``
+    (``mode`` ``_ESTEP``) or its rows of ``norm`` and ``out`` (``_LOG_RESP``)."""
+    for i in prange(n_blocks(X.shape[0])):
+        b = np.int64(i)  # int64 in both builds: one compiled _block_pass
+        if mode == _LOG_RESP:
+            _block_pass(X, weights, shift, inv_scale, mat, ctype, mode, b, blocks[0], norm, out)
+        else:
+            _block_pass(
+                X, weights, shift, inv_scale, mat, ctype, mode, b, blocks[b], extra_b[b], out
+            )
+
+
+@jit
+def _sum_blocks(blocks, extra_b):
+    """``(blocks.sum(axis=0), extra_b.sum(axis=0))``, adding the blocks in index order (the
+    same order for any number of threads)."""
+    stats = np.zeros(blocks.shape[1:])
+    extra = np.zeros(extra_b.shape[1])
+    for b in range(blocks.shape[0]):
+        stats += blocks[b]
+        extra += extra_b[b]
+    return stats, extra
+
+
+_run_blocks_parallel = jit_parallel(_run_blocks)
+_run_blocks_serial = jit(_run_blocks)
+_NONE2 = np.empty((0, 0))
+_NONE1 = np.empty(0)
+
+
+def _stats(run, X, weights, shift, inv_scale, mat, ctype, n_coef, mode):
+    """Statistics by block with ``run`` (a build of :func:`_run_blocks`), summed."""
+    nb = n_blocks(X.shape[0])
+    blocks = np.empty((nb, n_coef, mat.shape[1]))
+    extra_b = np.empty((nb, 2))
+    run(X, weights, shift, inv_scale, mat, ctype, mode, blocks, extra_b, _NONE1, _NONE2)
+    return _sum_blocks(blocks, extra_b)
+
+
+def estep_stats(X, weights, shift, inv_scale, coef, ctype):
     """Fused E-step and sufficient statistics.
 
     With ``Z`` the rows ``[1, z(x_n)]`` and ``coef`` of shape ``(1 + len(z), K)`` (row 0
@@ -100,99 +296,42 @@ def _estep_stats(X, weights, shift, inv_scale, coef, ctype):
         stats = Z.T @ (weights[:, None] * R)          # [N_k; sum_n w r z(x_n)]
         extra = [sum(weights[:, None] * R * log R), sum(weights * logsumexp(L, axis=1))]
 
-    Rows are processed in sub-blocks of :data:`SUB_ROWS` so that both products are
-    small matrix multiplications; each block of :data:`BLOCK_ROWS` rows has its own
-    accumulator and blocks are reduced in index order.
+    (``R * log R`` taken as 0 where ``R`` is 0). Rows are processed in sub-blocks
+    (:func:`sub_rows`), transposed (module docstring), so that both products are matrix
+    multiplications; each block of :data:`BLOCK_ROWS` rows has its own accumulator
+    (:func:`_block_pass`) and blocks are reduced in index order.
     """
+    return _stats(
+        _run_blocks_parallel, X, weights, shift, inv_scale, coef, ctype, coef.shape[0], _ESTEP
+    )
+
+
+def estep_stats_serial(X, weights, shift, inv_scale, coef, ctype):
+    """:func:`estep_stats` on the calling thread only (inside Dask tasks)."""
+    return _stats(
+        _run_blocks_serial, X, weights, shift, inv_scale, coef, ctype, coef.shape[0], _ESTEP
+    )
+
+
+def _log_resp(run, X, shift, inv_scale, coef, ctype):
+    """:func:`log_resp` with ``run`` (a build of :func:`_run_blocks`)."""
     n = X.shape[0]
-    n_coef, n_comp = coef.shape
-    nb = n_blocks(n)
-    blocks = np.zeros((nb, n_coef, n_comp))
-    extra_b = np.zeros((nb, 2))
-    for b in prange(nb):
-        Z = np.empty((SUB_ROWS, n_coef))
-        R = np.empty((SUB_ROWS, n_comp))
-        ent = 0.0
-        ll = 0.0
-        stop = min(n, (b + 1) * BLOCK_ROWS)
-        for s0 in range(b * BLOCK_ROWS, stop, SUB_ROWS):
-            m = min(SUB_ROWS, stop - s0)
-            _expand_rows(X, s0, s0 + m, shift, inv_scale, ctype, Z)
-            L = np.dot(Z[:m], coef)
-            for i in range(m):
-                w = weights[s0 + i]
-                lse, r_log_r = _row_resp(L[i], R[i])
-                if w != 0.0:
-                    ll += w * lse
-                    ent += w * r_log_r
-                for k in range(n_comp):
-                    R[i, k] *= w
-            blocks[b] += np.dot(Z[:m].T, R[:m])
-        extra_b[b, 0] = ent
-        extra_b[b, 1] = ll
-    stats = np.zeros((n_coef, n_comp))
-    extra = np.zeros(2)
-    for b in range(nb):  # fixed reduction order
-        stats += blocks[b]
-        extra += extra_b[b]
-    return stats, extra
-
-
-def _resp_stats(X, weights, shift, inv_scale, resp, ctype, n_coef):
-    """``Z.T @ (weights[:, None] * resp)`` and ``sum(weights[:, None] * resp * log resp)``
-    for given responsibilities (``Z`` as in :func:`_estep_stats`)."""
-    n = X.shape[0]
-    n_comp = resp.shape[1]
-    nb = n_blocks(n)
-    blocks = np.zeros((nb, n_coef, n_comp))
-    ent_b = np.zeros(nb)
-    for b in prange(nb):
-        Z = np.empty((SUB_ROWS, n_coef))
-        R = np.empty((SUB_ROWS, n_comp))
-        ent = 0.0
-        stop = min(n, (b + 1) * BLOCK_ROWS)
-        for s0 in range(b * BLOCK_ROWS, stop, SUB_ROWS):
-            m = min(SUB_ROWS, stop - s0)
-            _expand_rows(X, s0, s0 + m, shift, inv_scale, ctype, Z)
-            for i in range(m):
-                w = weights[s0 + i]
-                for k in range(n_comp):
-                    r = resp[s0 + i, k]
-                    R[i, k] = w * r
-                    if r > 0.0:
-                        ent += w * r * math.log(r)
-            blocks[b] += np.dot(Z[:m].T, R[:m])
-        ent_b[b] = ent
-    stats = np.zeros((n_coef, n_comp))
-    ent = 0.0
-    for b in range(nb):
-        stats += blocks[b]
-        ent += ent_b[b]
-    return stats, ent
-
-
-def _log_resp(X, shift, inv_scale, coef, ctype):
-    """``(log_softmax(Z @ coef), logsumexp(Z @ coef))``: normalised log-responsibilities
-    ``(n, K)`` and per-row log-normalisers ``(n,)``."""
-    n = X.shape[0]
-    n_coef, n_comp = coef.shape
-    out = np.empty((n, n_comp))
+    out = np.empty((n, coef.shape[1]))
     norm = np.empty(n)
-    nb = n_blocks(n)
-    for b in prange(nb):
-        Z = np.empty((SUB_ROWS, n_coef))
-        resp = np.empty(n_comp)
-        stop = min(n, (b + 1) * BLOCK_ROWS)
-        for s0 in range(b * BLOCK_ROWS, stop, SUB_ROWS):
-            m = min(SUB_ROWS, stop - s0)
-            _expand_rows(X, s0, s0 + m, shift, inv_scale, ctype, Z)
-            L = np.dot(Z[:m], coef)
-            for i in range(m):
-                lse, _ = _row_resp(L[i], resp)
-                norm[s0 + i] = lse
-                for k in range(n_comp):
-                    out[s0 + i, k] = L[i, k] - lse
+    blocks = np.empty((1, 0, 0))
+    run(X, norm, shift, inv_scale, coef, ctype, _LOG_RESP, blocks, blocks[0], norm, out)
     return out, norm
+
+
+def log_resp(X, shift, inv_scale, coef, ctype):
+    """``(log_softmax(Z @ coef), logsumexp(Z @ coef))``: normalised log-responsibilities
+    ``(n, K)`` and per-row log-normalisers ``(n,)`` (``Z`` as in :func:`estep_stats`)."""
+    return _log_resp(_run_blocks_parallel, X, shift, inv_scale, coef, ctype)
+
+
+def log_resp_serial(X, shift, inv_scale, coef, ctype):
+    """:func:`log_resp` on the calling thread only (inside Dask tasks)."""
+    return _log_resp(_run_blocks_serial, X, shift, inv_scale, coef, ctype)
 
 
 def _log_student_t(X, means, prec_chol, dof, log_norm, ctype):
@@ -239,11 +378,5 @@ def _log_student_t(X, means, prec_chol, dof, log_norm, ctype):
 
 
 # Serial and parallel builds of the same source.
-estep_stats = jit_parallel(_estep_stats)
-estep_stats_serial = jit(_estep_stats)
-resp_stats = jit_parallel(_resp_stats)
-resp_stats_serial = jit(_resp_stats)
-log_resp = jit_parallel(_log_resp)
-log_resp_serial = jit(_log_resp)
 log_student_t = jit_parallel(_log_student_t)
 log_student_t_serial = jit(_log_student_t)

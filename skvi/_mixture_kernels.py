@@ -20,7 +20,7 @@ The functions:
 
 * :func:`chunk_stats` (the E-step, Bishop 10.46-10.49, fused with the statistics
   10.51-10.53; Numba) and :func:`resp_chunk_stats` (the statistics of given
-  responsibilities);
+  responsibilities; NumPy, it runs once per fit);
 * :func:`update` (the M-step, Bishop 10.58-10.63): statistics and prior to posterior;
   :func:`coefficients` (the E-step's linear map, Bishop 10.46 with 10.64-10.66);
 * :func:`elbo` (Bishop 10.70, every constant included) from statistics, posterior and
@@ -58,12 +58,15 @@ give each block its own accumulator and reduce the blocks in index order, so the
 does not depend on the number of threads.
 """
 
+import functools
 import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.linalg import lapack
+from scipy.special import digamma, gammaln, logsumexp, xlogy
 
+from ._jit import BLOCK_ROWS
 from ._mixture_estep import (  # noqa: F401  (re-exported: the kernels of this model)
     DIAG,
     FULL,
@@ -77,19 +80,14 @@ from ._mixture_estep import (  # noqa: F401  (re-exported: the kernels of this m
     log_student_t,
     log_student_t_serial,
     n_coefficients,
-    resp_stats,
-    resp_stats_serial,
 )
 from ._special import (
     cholesky_log_det,
-    digamma,
-    digamma_array,
     expected_log_det_wishart,
     kl_beta,
     kl_dirichlet,
     kl_gamma,
     kl_wishart,
-    logsumexp_rows,
 )
 
 COVARIANCE_CODES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": SPHERICAL}
@@ -212,9 +210,16 @@ class MixturePredictive(NamedTuple):
 
 
 # ------------------------------------------------------------------ statistics
+def serial_suffices(n_rows):
+    """Whether the serial twin of a kernel gives the parallel one's result, bit for bit:
+    at most :data:`~skvi._jit.BLOCK_ROWS` rows are one block, which the parallel kernel
+    reduces alone. Small data then run (and compile) the serial twin only."""
+    return n_rows <= BLOCK_ROWS
+
+
 def chunk_stats(X, weights, units, coef, covariance_type, serial=False):
     """The E-step and the statistics of a chunk (:func:`estep_stats`; its serial build
-    with ``serial``, inside a Dask task).
+    with ``serial``, inside a Dask task, or for one block of rows: :func:`serial_suffices`).
 
     Parameters
     ----------
@@ -232,18 +237,38 @@ def chunk_stats(X, weights, units, coef, covariance_type, serial=False):
     MixtureStats
         Under the responsibilities :math:`r_{nk} \\propto \\rho_{nk}` (Bishop 10.49).
     """
-    kernel = estep_stats_serial if serial else estep_stats
+    kernel = estep_stats_serial if serial or serial_suffices(X.shape[0]) else estep_stats
     moments, extra = kernel(X, weights, units.shift, units.inv_scale, coef, covariance_type)
     return MixtureStats(moments, extra[0])
 
 
+def expanded_rows(X, units, covariance_type):
+    """The rows ``[1, z(x_n)]`` of the module docstring (float64, ``(n, n_coefficients)``),
+    with ``u = x / s - c / s`` computed as the kernels do."""
+    u = X.astype(np.float64) * units.inv_scale - units.shift
+    if covariance_type == DIAG:
+        quad = u * u
+    elif covariance_type == SPHERICAL:
+        quad = np.einsum("ij,ij->i", u, u)[:, None]
+    else:
+        rows, cols, _, _ = _triu(X.shape[1])
+        quad = u[:, rows] * u[:, cols]
+    return np.hstack([np.ones((X.shape[0], 1)), u, quad])
+
+
 def resp_chunk_stats(X, weights, units, resp, covariance_type, serial=False):
-    """The statistics of a chunk under the given responsibilities ``resp`` (n, K)
-    (:func:`resp_stats`, or its serial build with ``serial``)."""
-    n_coef = n_coefficients(X.shape[1], covariance_type)
-    kernel = resp_stats_serial if serial else resp_stats
-    moments, ent = kernel(X, weights, units.shift, units.inv_scale, resp, covariance_type, n_coef)
-    return MixtureStats(moments, ent)
+    r"""The statistics of a chunk under the given responsibilities ``resp`` (n, K):
+    ``Z.T @ (w[:, None] * resp)`` and :math:`\sum_{nk} w_n r_{nk} \ln r_{nk}` (``Z`` the
+    :func:`expanded_rows`), by blocks of rows. NumPy: it runs once per fit (initialisation,
+    warm start), so there is nothing to compile; ``serial`` is ignored (one build)."""
+    moments = np.zeros((n_coefficients(X.shape[1], covariance_type), resp.shape[1]))
+    sum_r_log_r = 0.0
+    for start in range(0, X.shape[0], BLOCK_ROWS):
+        rows = slice(start, start + BLOCK_ROWS)
+        r = weights[rows, None] * resp[rows]
+        moments += expanded_rows(X[rows], units, covariance_type).T @ r
+        sum_r_log_r += float(np.sum(xlogy(r, resp[rows])))  # 0 where r_nk w_n = 0
+    return MixtureStats(moments, sum_r_log_r)
 
 
 def add_stats(*chunks):
@@ -281,6 +306,24 @@ def _cholesky(a):
         ) from exc
 
 
+@functools.cache
+def _triu(n_features):
+    """``(rows, cols, halves, index)``: the upper-triangle indices in the order of ``z(x)``,
+    1/2 on the diagonal and 1 off it (the coefficients of ``u_i u_j`` in a quadratic form),
+    and the ``(d, d)`` position of ``u_i u_j`` (either order) in that order."""
+    rows, cols = np.triu_indices(n_features)
+    index = np.empty((n_features, n_features), dtype=np.intp)
+    index[rows, cols] = index[cols, rows] = np.arange(rows.shape[0])
+    return rows, cols, np.where(rows == cols, 0.5, 1.0), index
+
+
+def _triangular_inverse(lower):
+    """``inv(L)`` of each lower-triangular factor of a stack ``(K, d, d)`` (or of one):
+    LAPACK ``dtrtri``, a third of the work of a general inverse."""
+    factors = lower.reshape(-1, *lower.shape[-2:])
+    return np.stack([lapack.dtrtri(f, lower=1)[0] for f in factors]).reshape(lower.shape)
+
+
 def update(stats, prior):
     r"""Conjugate updates of :math:`q(\pi)` and :math:`q(\mu_k, \Lambda_k)` (the M-step).
 
@@ -306,7 +349,6 @@ def update(stats, prior):
     moments = stats.moments
     ctype, reg, d = prior.covariance_type, prior.reg_covar, prior.mean.shape[0]
     nk = moments[0]
-    n_components = nk.shape[0]
     beta0, nu0, m0 = prior.mean_precision, prior.degrees_of_freedom, prior.mean
     beta = beta0 + nk
     m = (beta0 * m0 + moments[1 : d + 1].T) / beta[:, None]
@@ -319,16 +361,11 @@ def update(stats, prior):
     diff = xbar - m0
     shrink = beta0 * nk / beta
     if ctype in (FULL, TIED):
-        iu = np.triu_indices(d)
-        t2 = np.zeros((n_components, d, d))
-        t2[:, iu[0], iu[1]] = quad.T
-        t2 = t2 + np.triu(t2, 1).transpose(0, 2, 1)
-        scale_inv = (
-            t2
-            - nk[:, None, None] * xbar[:, :, None] * xbar[:, None, :]
-            + shrink[:, None, None] * diff[:, :, None] * diff[:, None, :]
-            + (reg * nk)[:, None, None] * np.eye(d)
-        )
+        scale_inv = quad.T[:, _triu(d)[3]]  # sum_n r_nk u_n u_n^T, (K, d, d)
+        scale_inv -= (nk[:, None] * xbar)[:, :, None] * xbar[:, None, :]
+        scale_inv += (shrink[:, None] * diff)[:, :, None] * diff[:, None, :]
+        diagonal = np.arange(d)
+        scale_inv[:, diagonal, diagonal] += (reg * nk)[:, None]
         if ctype == TIED:
             scale_inv = prior.covariance + scale_inv.sum(axis=0)
             dof = nu0 + nk.sum()
@@ -338,9 +375,9 @@ def update(stats, prior):
         scale_inv = 0.5 * (scale_inv + np.swapaxes(scale_inv, -1, -2))
         chol = _cholesky(scale_inv)  # lower L with L L^T = W^-1
         log_det = cholesky_log_det(chol)
-        chol_inv = np.linalg.inv(chol)
         dof_b = dof if np.ndim(dof) == 0 else dof[:, None, None]
-        prec_chol = np.sqrt(dof_b) * np.swapaxes(chol_inv, -1, -2)
+        # U = sqrt(nu) L^-T, upper, with U U^T = nu W = E[Lambda]
+        prec_chol = np.sqrt(dof_b) * np.swapaxes(_triangular_inverse(chol), -1, -2)
         precisions = prec_chol @ np.swapaxes(prec_chol, -1, -2)
         covariances = scale_inv / dof_b
     else:
@@ -398,12 +435,12 @@ def expected_log_weights(posterior):
     :math:`\mathbb E\ln v_k + \sum_{j<k}\mathbb E\ln(1 - v_j)` with the last stick one."""
     if posterior.stick_b is not None:
         a, b = posterior.weight_concentration, posterior.stick_b
-        dig_ab = digamma_array(a[:-1] + b[:-1])
-        e_log_v = np.append(digamma_array(a[:-1]) - dig_ab, 0.0)  # last stick is 1
-        e_log_1mv = digamma_array(b[:-1]) - dig_ab
+        dig_ab = digamma(a[:-1] + b[:-1])
+        e_log_v = np.append(digamma(a[:-1]) - dig_ab, 0.0)  # last stick is 1
+        e_log_1mv = digamma(b[:-1]) - dig_ab
         return e_log_v + np.concatenate([[0.0], np.cumsum(e_log_1mv)])
     concentration = posterior.weight_concentration
-    return digamma_array(concentration) - digamma(concentration.sum())
+    return digamma(concentration) - digamma(concentration.sum())
 
 
 def precision_expectations(posterior, prior):
@@ -414,21 +451,17 @@ def precision_expectations(posterior, prior):
     d, K = prior.mean.shape[0], posterior.mean_precision.shape[0]
     prec, dof = posterior.precisions, posterior.degrees_of_freedom
     log_det_inv, ctype = posterior.log_det_scale_inv, prior.covariance_type
-    if ctype == FULL:
-        log_det = np.array(
-            [expected_log_det_wishart(-ld, nu, d) for ld, nu in zip(log_det_inv, dof, strict=True)]
-        )
-        trace = np.trace(prec, axis1=1, axis2=2)
-    elif ctype == TIED:
-        log_det = np.full(K, expected_log_det_wishart(-log_det_inv, dof, d))
-        prec = np.broadcast_to(prec, (K, d, d))
+    if ctype in (FULL, TIED):
+        log_det = expected_log_det_wishart(-log_det_inv, dof, d)
+        if ctype == TIED:
+            log_det, prec = np.full(K, log_det), np.broadcast_to(prec, (K, d, d))
         trace = np.trace(prec, axis1=1, axis2=2)
     elif ctype == DIAG:
-        log_det = d * (digamma_array(dof / 2) + math.log(2.0)) - log_det_inv.sum(axis=1)
+        log_det = d * (digamma(dof / 2) + math.log(2.0)) - log_det_inv.sum(axis=1)
         trace = prec.sum(axis=1)
     else:
         # E ln lambda = psi(a) - ln b with a = d nu / 2, b = d c / 2
-        log_det = d * (digamma_array(d * dof / 2) - np.log(d / 2) - log_det_inv)
+        log_det = d * (digamma(d * dof / 2) - np.log(d / 2) - log_det_inv)
         trace = d * prec
     return prec, log_det, trace
 
@@ -444,10 +477,10 @@ def coefficients(posterior, prior):
     prec, e_log_det, e_trace = precision_expectations(posterior, prior)
     m, beta = posterior.means, posterior.mean_precision
     if prior.covariance_type in (FULL, TIED):
-        pm = np.einsum("kij,kj->ki", prec, m)
-        iu = np.triu_indices(d)
-        quad = -prec[:, iu[0], iu[1]] * np.where(iu[0] == iu[1], 0.5, 1.0)
-        mpm = np.einsum("ki,ki->k", pm, m)
+        pm = (prec @ m[:, :, None])[:, :, 0]
+        rows, cols, halves, _ = _triu(d)
+        quad = -prec[:, rows, cols] * halves
+        mpm = np.sum(pm * m, axis=1)
     elif prior.covariance_type == DIAG:
         pm = prec * m
         quad = -0.5 * prec
@@ -506,9 +539,9 @@ def kl_weights(posterior, prior):
     alpha0 = prior.weight_concentration
     if posterior.stick_b is not None:
         a, b = posterior.weight_concentration, posterior.stick_b
-        return sum(kl_beta(a[k], b[k], 1.0, alpha0) for k in range(len(a) - 1))
+        return float(np.sum(kl_beta(a[:-1], b[:-1], 1.0, alpha0)))
     alpha = posterior.weight_concentration
-    return kl_dirichlet(alpha, np.full_like(alpha, alpha0))
+    return float(kl_dirichlet(alpha, np.full_like(alpha, alpha0)))
 
 
 def kl_gauss(posterior, prior):
@@ -524,13 +557,12 @@ def kl_gauss(posterior, prior):
     beta0, nu0 = prior.mean_precision, prior.degrees_of_freedom
     beta, prec = posterior.mean_precision, posterior.precisions
     dm = posterior.mean_offset
-    n_components = beta.shape[0]
     dof, log_det = posterior.degrees_of_freedom, posterior.log_det_scale_inv
     ratio = beta0 / beta
     if ctype == FULL:
-        maha = np.einsum("ki,kij,kj->k", dm, prec, dm)
+        maha = np.sum((prec @ dm[:, :, None])[:, :, 0] * dm, axis=1)
     elif ctype == TIED:
-        maha = np.einsum("ki,ij,kj->k", dm, prec, dm)
+        maha = np.sum((dm @ prec) * dm, axis=1)
     elif ctype == DIAG:
         maha = np.sum(prec * dm**2, axis=1)
     else:
@@ -539,28 +571,15 @@ def kl_gauss(posterior, prior):
     scale0 = prior.covariance
     if ctype in (FULL, TIED):
         log_det0 = cholesky_log_det(np.linalg.cholesky(scale0))
-        trace = np.einsum("ij,...ji->...", scale0, prec) / dof
-        if ctype == TIED:
-            kl += kl_wishart(-log_det, dof, -log_det0, nu0, trace, d)
-        else:
-            kl += sum(
-                kl_wishart(-log_det[k], dof[k], -log_det0, nu0, trace[k], d)
-                for k in range(n_components)
-            )
+        trace = np.sum(scale0.T * prec, axis=(-2, -1)) / dof  # tr(W_0^-1 W_k)
+        kl += np.sum(kl_wishart(-log_det, dof, -log_det0, nu0, trace, d))
     elif ctype == DIAG:
         c = np.exp(log_det)
-        kl += sum(
-            kl_gamma(dof[k] / 2, c[k, j] / 2, nu0 / 2, scale0[j] / 2)
-            for k in range(n_components)
-            for j in range(d)
-        )
+        kl += np.sum(kl_gamma((dof / 2)[:, None], c / 2, nu0 / 2, scale0 / 2))
     else:
         c = np.exp(log_det)
-        kl += sum(
-            kl_gamma(d * dof[k] / 2, d * c[k] / 2, d * nu0 / 2, d * scale0 / 2)
-            for k in range(n_components)
-        )
-    return kl
+        kl += np.sum(kl_gamma(d * dof / 2, d * c / 2, d * nu0 / 2, d * scale0 / 2))
+    return float(kl)
 
 
 # ------------------------------------------------------------------ sweeps and moves
@@ -728,9 +747,10 @@ def log_predictive(X, pred, covariance_type, serial=False):
     r"""Log posterior predictive density :math:`\ln\sum_k \mathbb E[\pi_k]\,
     \mathrm{St}_k(x_n)` of each row of ``X``, shape (n_samples,) (with the serial
     kernel if ``serial``)."""
+    serial = serial or serial_suffices(X.shape[0])
     kernel = log_student_t_serial if serial else log_student_t
     log_t = kernel(X, pred.means, pred.prec_chol, pred.dof, pred.log_norm, covariance_type)
-    return logsumexp_rows(log_t + np.log(pred.weights))
+    return logsumexp(log_t + np.log(pred.weights), axis=1)
 
 
 def sample_predictive(pred, n_samples, rng, covariance_type):

@@ -1,8 +1,11 @@
 """Special functions, log-normalisers and KL divergences shared by all skvi models.
 
-Every function here is a serial nopython kernel compiled with :func:`skvi._jit.jit`, so it
-can be called from Python (scalars, NumPy scalars and arrays) and from inside any other
-``@jit`` kernel. All arithmetic is done in float64.
+The functions the compiled kernels call (digamma, trigamma, the Dirichlet normaliser, the
+lgamma increments, ...) are serial nopython kernels compiled with :func:`skvi._jit.jit`,
+callable from Python and from inside any other ``@jit`` kernel. The log-normalisers and KL
+divergences of the mixture's factors (Beta, Gamma, Wishart, Dirichlet), which run a few
+times per sweep on arrays of parameters, are plain NumPy/SciPy, elementwise over broadcast
+arguments, and are not compiled. All arithmetic is done in float64.
 
 Equation numbers refer to Appendix B of C. M. Bishop, *Pattern Recognition and Machine
 Learning* (Springer, 2006), abbreviated PRML.
@@ -24,6 +27,7 @@ Parameterisations
 import math
 
 import numpy as np
+from scipy.special import digamma as sp_digamma
 from scipy.special import gammaln
 
 from ._jit import jit
@@ -207,9 +211,13 @@ def log_dirichlet_norm(alpha):
     return math.lgamma(total) - lg
 
 
-@jit
+# ------------------------------------ log-normalisers and KL divergences (NumPy/SciPy)
+# These run a few times per sweep on arrays of K (or K x d) parameters: they are plain
+# NumPy/SciPy, elementwise over broadcast arguments, and need no compilation.
+
+
 def log_beta_norm(a, b):
-    r"""Log normaliser of a Beta distribution (PRML B.6).
+    r"""Log normaliser of a Beta distribution (PRML B.6), elementwise.
 
     .. math::
 
@@ -217,47 +225,29 @@ def log_beta_norm(a, b):
 
     Parameters
     ----------
-    a, b : float
-        Shape parameters, > 0.
+    a, b : float or ndarray
+        Shape parameters, > 0 (broadcast together).
 
     Returns
     -------
-    float
-        :math:`\ln\Gamma(a+b) - \ln\Gamma(a) - \ln\Gamma(b)`.
+    float or ndarray
     """
-    a = float(a)
-    b = float(b)
-    return math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+    return gammaln(a + b) - gammaln(a) - gammaln(b)
 
 
-@jit
 def log_gamma_norm(shape, rate):
-    r"""Log normaliser of a Gamma distribution in the rate parameterisation (PRML B.26).
-
-    For :math:`\mathrm{Gam}(\tau | a, b) = \frac{1}{\Gamma(a)} b^a \tau^{a-1} e^{-b\tau}`:
-
-    .. math::
-
-        \ln \frac{b^a}{\Gamma(a)} = a \ln b - \ln\Gamma(a).
-
-    Parameters
-    ----------
-    shape : float
-        Shape :math:`a > 0`.
-    rate : float
-        Rate :math:`b > 0` (inverse scale).
-
-    Returns
-    -------
-    float
-        :math:`a \ln b - \ln\Gamma(a)`.
-    """
-    shape = float(shape)
-    rate = float(rate)
-    return shape * math.log(rate) - math.lgamma(shape)
+    r"""Log normaliser of a Gamma distribution in the rate parameterisation (PRML B.26),
+    elementwise: :math:`\ln \frac{b^a}{\Gamma(a)} = a \ln b - \ln\Gamma(a)` for shape
+    :math:`a > 0` and rate :math:`b > 0` (float or ndarray, broadcast together)."""
+    return shape * np.log(rate) - gammaln(shape)
 
 
-@jit
+def _half_dofs(dof, n_features):
+    """``(nu - (i - 1)) / 2`` for ``i = 1..D``, on a last axis (``nu + 1 - i`` would round
+    away the low bits of a small ``nu``; lgamma and digamma are ill-conditioned near 0)."""
+    return 0.5 * (np.asarray(dof, dtype=np.float64)[..., None] - np.arange(n_features))
+
+
 def log_wishart_norm(log_det_scale, dof, n_features):
     r"""Log normaliser :math:`\ln B(\mathbf W, \nu)` of a Wishart distribution (PRML B.79).
 
@@ -269,30 +259,24 @@ def log_wishart_norm(log_det_scale, dof, n_features):
 
     Parameters
     ----------
-    log_det_scale : float
-        :math:`\ln|\mathbf W|` of the scale matrix.
-    dof : float
-        Degrees of freedom :math:`\nu > D - 1`.
+    log_det_scale : float or ndarray
+        :math:`\ln|\mathbf W|` of the scale matrix (or of each one).
+    dof : float or ndarray
+        Degrees of freedom :math:`\nu > D - 1` (broadcast with ``log_det_scale``).
     n_features : int
         Dimension :math:`D`.
 
     Returns
     -------
-    float
+    float or ndarray
         :math:`\ln B(\mathbf W, \nu)`.
     """
-    nu = float(dof)
     d = float(n_features)
-    out = -0.5 * nu * float(log_det_scale) - 0.5 * nu * d * math.log(2.0)
-    out -= 0.25 * d * (d - 1.0) * math.log(math.pi)
-    # (nu + 1 - i) is formed as nu - (i - 1): nu + 1 would round away the low bits of a
-    # small nu, and lgamma is ill-conditioned (~ -ln x) near 0.
-    for i in range(1, int(n_features) + 1):
-        out -= math.lgamma(0.5 * (nu - (i - 1)))
-    return out
+    out = -0.5 * dof * log_det_scale - 0.5 * dof * d * math.log(2.0)
+    out = out - 0.25 * d * (d - 1.0) * math.log(math.pi)
+    return out - gammaln(_half_dofs(dof, n_features)).sum(axis=-1)
 
 
-@jit
 def expected_log_det_wishart(log_det_scale, dof, n_features):
     r"""Expected log-determinant of a Wishart-distributed matrix (PRML B.81).
 
@@ -303,29 +287,25 @@ def expected_log_det_wishart(log_det_scale, dof, n_features):
 
     Parameters
     ----------
-    log_det_scale : float
-        :math:`\ln|\mathbf W|` of the scale matrix.
-    dof : float
-        Degrees of freedom :math:`\nu > D - 1`.
+    log_det_scale : float or ndarray
+        :math:`\ln|\mathbf W|` of the scale matrix (or of each one).
+    dof : float or ndarray
+        Degrees of freedom :math:`\nu > D - 1` (broadcast with ``log_det_scale``).
     n_features : int
         Dimension :math:`D`.
 
     Returns
     -------
-    float
+    float or ndarray
         :math:`\mathbb E[\ln|\boldsymbol\Lambda|]` under
         :math:`\mathcal W(\boldsymbol\Lambda | \mathbf W, \nu)`.
     """
-    nu = float(dof)
-    out = float(n_features) * math.log(2.0) + float(log_det_scale)
-    for i in range(1, int(n_features) + 1):
-        out += digamma(0.5 * (nu - (i - 1)))  # not nu + 1 - i: see log_wishart_norm
-    return out
+    psi = sp_digamma(_half_dofs(dof, n_features)).sum(axis=-1)
+    return (float(n_features) * math.log(2.0) + log_det_scale) + psi
 
 
-@jit
 def kl_dirichlet(alpha_q, alpha_p):
-    r"""KL divergence between two Dirichlet distributions.
+    r"""KL divergence between two Dirichlet distributions (over the last axis).
 
     Using :math:`\mathbb E_q[\ln\mu_k] = \psi(\alpha_{q,k}) - \psi(\hat\alpha_q)` (PRML
     B.21):
@@ -335,32 +315,32 @@ def kl_dirichlet(alpha_q, alpha_p):
         \mathrm{KL}(\mathrm{Dir}(\boldsymbol\alpha_q) \| \mathrm{Dir}(\boldsymbol\alpha_p))
             = \ln C(\boldsymbol\alpha_q) - \ln C(\boldsymbol\alpha_p)
             + \sum_k (\alpha_{q,k} - \alpha_{p,k}) \left(\psi(\alpha_{q,k})
-            - \psi(\hat\alpha_q)\right).
+            - \psi(\hat\alpha_q)\right),
+
+    with :math:`\ln C(\boldsymbol\alpha) = \ln\Gamma(\hat\alpha) - \sum_k\ln\Gamma(\alpha_k)`
+    (PRML B.23).
 
     Parameters
     ----------
-    alpha_q, alpha_p : ndarray of shape (n_components,)
+    alpha_q, alpha_p : ndarray of shape (..., n_components)
         Concentration parameters of :math:`q` and :math:`p`, all > 0.
 
     Returns
     -------
-    float
+    float or ndarray of shape (...)
         :math:`\mathrm{KL}(q \| p) \ge 0`.
     """
-    total_q = 0.0
-    for k in range(alpha_q.shape[0]):
-        total_q += float(alpha_q[k])
-    psi_total = digamma(total_q)
-    cross = 0.0
-    for k in range(alpha_q.shape[0]):
-        aq = float(alpha_q[k])
-        cross += (aq - float(alpha_p[k])) * (digamma(aq) - psi_total)
-    return log_dirichlet_norm(alpha_q) - log_dirichlet_norm(alpha_p) + cross
+    alpha_q = np.asarray(alpha_q, dtype=np.float64)
+    alpha_p = np.asarray(alpha_p, dtype=np.float64)
+    total_q = alpha_q.sum(axis=-1)
+    log_norm_q = gammaln(total_q) - gammaln(alpha_q).sum(axis=-1)
+    log_norm_p = gammaln(alpha_p.sum(axis=-1)) - gammaln(alpha_p).sum(axis=-1)
+    e_log = sp_digamma(alpha_q) - sp_digamma(total_q)[..., None]
+    return log_norm_q - log_norm_p + ((alpha_q - alpha_p) * e_log).sum(axis=-1)
 
 
-@jit
 def kl_beta(a_q, b_q, a_p, b_p):
-    r"""KL divergence between two Beta distributions.
+    r"""KL divergence between two Beta distributions, elementwise.
 
     .. math::
 
@@ -373,30 +353,25 @@ def kl_beta(a_q, b_q, a_p, b_p):
 
     Parameters
     ----------
-    a_q, b_q, a_p, b_p : float
-        Shape parameters of :math:`q` and :math:`p`, > 0.
+    a_q, b_q, a_p, b_p : float or ndarray
+        Shape parameters of :math:`q` and :math:`p`, > 0 (broadcast together).
 
     Returns
     -------
-    float
+    float or ndarray
         :math:`\mathrm{KL}(q \| p) \ge 0`.
     """
-    a_q = float(a_q)
-    b_q = float(b_q)
-    a_p = float(a_p)
-    b_p = float(b_p)
-    psi_total = digamma(a_q + b_q)
+    psi_total = sp_digamma(a_q + b_q)
     return (
         log_beta_norm(a_q, b_q)
         - log_beta_norm(a_p, b_p)
-        + (a_q - a_p) * (digamma(a_q) - psi_total)
-        + (b_q - b_p) * (digamma(b_q) - psi_total)
+        + (a_q - a_p) * (sp_digamma(a_q) - psi_total)
+        + (b_q - b_p) * (sp_digamma(b_q) - psi_total)
     )
 
 
-@jit
 def kl_gamma(shape_q, rate_q, shape_p, rate_p):
-    r"""KL divergence between two Gamma distributions (rate parameterisation).
+    r"""KL divergence between two Gamma distributions (rate parameterisation), elementwise.
 
     With :math:`\mathbb E_q[\ln\tau] = \psi(a_q) - \ln b_q` (PRML B.30) and
     :math:`\mathbb E_q[\tau] = a_q / b_q`:
@@ -409,29 +384,24 @@ def kl_gamma(shape_q, rate_q, shape_p, rate_p):
 
     Parameters
     ----------
-    shape_q, rate_q, shape_p, rate_p : float
-        Shapes and rates of :math:`q` and :math:`p`, > 0.
+    shape_q, rate_q, shape_p, rate_p : float or ndarray
+        Shapes and rates of :math:`q` and :math:`p`, > 0 (broadcast together).
 
     Returns
     -------
-    float
+    float or ndarray
         :math:`\mathrm{KL}(q \| p) \ge 0`.
     """
-    shape_q = float(shape_q)
-    rate_q = float(rate_q)
-    shape_p = float(shape_p)
-    rate_p = float(rate_p)
     return (
         log_gamma_norm(shape_q, rate_q)
         - log_gamma_norm(shape_p, rate_p)
-        + (shape_q - shape_p) * (digamma(shape_q) - math.log(rate_q))
+        + (shape_q - shape_p) * (sp_digamma(shape_q) - np.log(rate_q))
         - (rate_q - rate_p) * (shape_q / rate_q)
     )
 
 
-@jit
 def kl_wishart(log_det_scale_q, dof_q, log_det_scale_p, dof_p, trace_term, n_features):
-    r"""KL divergence between two Wishart distributions.
+    r"""KL divergence between two Wishart distributions, elementwise over its arguments.
 
     With :math:`\mathbb E_q[\mathrm{tr}(\mathbf W_p^{-1}\boldsymbol\Lambda)]
     = \nu_q \mathrm{tr}(\mathbf W_p^{-1}\mathbf W_q)` and
@@ -446,83 +416,33 @@ def kl_wishart(log_det_scale_q, dof_q, log_det_scale_p, dof_p, trace_term, n_fea
 
     Parameters
     ----------
-    log_det_scale_q : float
+    log_det_scale_q : float or ndarray
         :math:`\ln|\mathbf W_q|`.
-    dof_q : float
+    dof_q : float or ndarray
         :math:`\nu_q > D - 1`.
-    log_det_scale_p : float
+    log_det_scale_p : float or ndarray
         :math:`\ln|\mathbf W_p|`.
-    dof_p : float
+    dof_p : float or ndarray
         :math:`\nu_p > D - 1`.
-    trace_term : float
+    trace_term : float or ndarray
         :math:`\mathrm{tr}(\mathbf W_p^{-1}\mathbf W_q)`.
     n_features : int
         Dimension :math:`D`.
 
     Returns
     -------
-    float
+    float or ndarray
         :math:`\mathrm{KL}(q \| p) \ge 0`.
     """
-    nu_q = float(dof_q)
-    nu_p = float(dof_p)
     d = float(n_features)
-    e_log_det = expected_log_det_wishart(log_det_scale_q, nu_q, n_features)
+    e_log_det = expected_log_det_wishart(log_det_scale_q, dof_q, n_features)
     return (
-        log_wishart_norm(log_det_scale_q, nu_q, n_features)
-        - log_wishart_norm(log_det_scale_p, nu_p, n_features)
-        + 0.5 * (nu_q - nu_p) * e_log_det
-        - 0.5 * nu_q * d
-        + 0.5 * nu_q * float(trace_term)
+        log_wishart_norm(log_det_scale_q, dof_q, n_features)
+        - log_wishart_norm(log_det_scale_p, dof_p, n_features)
+        + 0.5 * (dof_q - dof_p) * e_log_det
+        - 0.5 * dof_q * d
+        + 0.5 * dof_q * trace_term
     )
-
-
-@jit
-def logsumexp_rows(a):
-    r"""Row-wise :math:`\ln \sum_j \exp(a_{ij})`, computed stably.
-
-    With :math:`m_i = \max_j a_{ij}` attained at :math:`j^*`:
-
-    .. math::
-
-        \ln \sum_j e^{a_{ij}} = m_i + \operatorname{log1p}\Big(\sum_{j \ne j^*}
-            e^{a_{ij} - m_i}\Big).
-
-    Parameters
-    ----------
-    a : ndarray of shape (n_rows, n_cols)
-        Real array; ``-inf`` entries (log 0) are allowed.
-
-    Returns
-    -------
-    ndarray of float64 of shape (n_rows,)
-        ``-inf`` for a row that is all ``-inf`` (or empty), ``+inf`` for a row with a
-        ``+inf`` entry, ``nan`` for a row with a ``nan`` entry; never ``nan`` otherwise.
-    """
-    n_rows, n_cols = a.shape
-    out = np.empty(n_rows, dtype=np.float64)
-    for i in range(n_rows):
-        m = -np.inf
-        arg = -1
-        has_nan = False
-        for j in range(n_cols):
-            v = float(a[i, j])
-            if v > m:
-                m = v
-                arg = j
-            elif v != v:
-                has_nan = True
-        if has_nan:
-            out[i] = np.nan
-        elif m == -np.inf or m == np.inf:
-            out[i] = m
-        else:
-            s = 0.0
-            for j in range(n_cols):
-                if j != arg:
-                    s += math.exp(float(a[i, j]) - m)
-            out[i] = m + math.log1p(s)
-    return out
 
 
 def cholesky_log_det(chol):
@@ -792,7 +712,6 @@ __all__ = [
     "log_gamma_norm",
     "log_gamma_ratio",
     "log_wishart_norm",
-    "logsumexp_rows",
     "stirling_remainder",
     "trigamma",
 ]

@@ -1,12 +1,17 @@
 """Demo: skvi's estimators beside their scikit-learn counterparts.
 
-Run ``python -m skvi.demo``. Nothing is downloaded; it takes well under a minute on a
-2-core machine. Each comparison fits an skvi estimator and its scikit-learn counterpart
-with default settings on the same training data and prints one row per fit in a single
-table:
+Run ``python -m skvi.demo``. Nothing is downloaded. The first run compiles skvi's Numba
+kernels and caches them on disk, which takes most of its time (the compilation of each
+model's kernels is reported on stderr as it goes); later runs load them. The total time
+is printed at the end; ``python -m benchmarks.run --suite coldstart`` measures the first
+and the second run. Each comparison fits an skvi estimator and its scikit-learn
+counterpart with default settings on the same training data and prints one row per fit
+in a single table:
 
-* fit time in seconds (Numba compilation excluded: the kernels are warmed up first on a
-  tiny array, and the time that took is printed above the table), the number of
+* fit time in seconds (Numba compilation excluded: before each skvi fit, a one-iteration
+  fit of the same estimator on the same data, with the row's predict, score or
+  transform calls, compiles the kernels or loads them from Numba's cache; the total
+  time of these warm-ups is printed above the table), the number of
   iterations and whether the fit converged within ``max_iter`` (``ConvergenceWarning`` is
   silenced and reported in this column instead);
 * skvi's ELBO per training sample, ``lower_bound_ / n_samples``: the full evidence lower
@@ -18,13 +23,13 @@ table:
 * the adjusted Rand index of the predicted components against the true labels of the
   training samples.
 
-Data: (a) ``make_blobs``, 20,000 x 8 with 8 centres, 16 components, full covariance;
+Data: (a) ``make_blobs``, 10,000 x 8 with 8 centres, 16 components, full covariance;
 (b) scikit-learn's bundled handwritten digits (1797 x 64) projected by PCA onto 10
 dimensions, 15 components, full and diagonal covariance. Both are split 80/20 into
 training and held-out samples.
 
 Topic models: :class:`skvi.VariationalLDA` beside scikit-learn's
-``LatentDirichletAllocation`` (20 topics, defaults otherwise: batch, 10 passes) on 3,000
+``LatentDirichletAllocation`` (20 topics, defaults otherwise: batch, 10 passes) on 1,500
 documents of skvi's docstring corpus (:func:`skvi.datasets.load_docstring_counts`), split
 90/10, and skvi's collapsed variational Bayes (``learning_method='cvb0'``, not in
 scikit-learn) with ``CVB0_PASSES`` passes. Their rows show skvi's ELBO per training
@@ -36,7 +41,7 @@ convergence by default: ``evaluate_every=-1``).
 
 Regression: :class:`skvi.VariationalEMRegressor` beside ``BayesianRidge`` and
 ``ARDRegression`` on the bundled diabetes data (442 x 10, split 80/20), and with the ARD
-prior on a sparse-truth problem (``make_regression``, 5,000 x 100, 10 informative
+prior on a sparse-truth problem (``make_regression``, 2,000 x 100, 10 informative
 features); their rows show the ELBO per training sample and the held-out R^2.
 
 A new comparison is a function added to :data:`COMPARISONS` that returns rows.
@@ -47,13 +52,17 @@ import time
 import warnings
 from contextlib import nullcontext
 
-import numpy as np
-
 from . import VariationalEMRegressor, VariationalGaussianMixture, VariationalLDA, __version__
 
 RANDOM_STATE = 0
 #: Passes of the collapsed variational Bayes LDA fit (it needs more than batch mode).
 CVB0_PASSES = 50
+#: Data sizes: the blobs (samples), the docstring corpus (documents), the sparse-truth
+#: regression (samples). The first run is dominated by compiling the kernels, the
+#: second by scikit-learn's fits, which these sizes keep to a few seconds each.
+BLOBS_SAMPLES = 10_000
+LDA_DOCUMENTS = 1_500
+SPARSE_SAMPLES = 2_000
 
 COLUMNS = [
     ("dataset", "dataset", "l"),
@@ -88,68 +97,60 @@ def _kernel_dispatchers():
     return list(found.values())
 
 
-def warm_up():
-    """Fit, predict and score on a tiny array (mixtures; fit and transform for LDA) so
-    that every kernel is compiled (or loaded from Numba's on-disk cache) before anything
-    is timed.
-
-    Returns ``(seconds, n_compiled, n_loaded_from_cache)``.
-    """
-    from sklearn.exceptions import ConvergenceWarning
-
-    from .datasets import make_lda_corpus
-
-    X = np.random.default_rng(RANDOM_STATE).standard_normal((200, 3))
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for covariance_type in ("full", "diag"):
-            est = VariationalGaussianMixture(
-                n_components=3, covariance_type=covariance_type, max_iter=3, random_state=0
-            ).fit(X)
-            est.predict(X)
-            est.score(X)
-        # The LDA kernels: fit (batch, online, cvb0) and transform on a tiny count matrix.
-        counts, _, _ = make_lda_corpus(100, 30, 3, random_state=RANDOM_STATE)
-        for method in ("batch", "online", "cvb0"):
-            lda = VariationalLDA(n_components=3, learning_method=method, max_iter=2, random_state=0)
-            lda.fit(counts).transform(counts)
-        y = X @ np.array([1.0, -2.0, 0.5])
-        for params in ({}, {"prior": "ard"}, {"noise": "student_t"}):
-            VariationalEMRegressor(max_iter=3, **params).fit(X, y).predict(X, return_std=True)
-    seconds = time.perf_counter() - t0
+def compiled_and_loaded():
+    """Kernel signatures compiled and loaded from Numba's on-disk cache so far."""
     compiled = loaded = 0
     for dispatcher in _kernel_dispatchers():
         loaded += sum(dispatcher.stats.cache_hits.values())
         compiled += sum(dispatcher.stats.cache_misses.values())
-    return seconds, compiled, loaded
+    return compiled, loaded
 
 
 # ------------------------------------------------------------------------- fitting
-def _timed_fit(name, library, dataset, est, *fit_args, one_blas_thread=True):
+def _timed_fit(name, library, dataset, est, *fit_args, after=None, one_blas_thread=True):
     """Fit ``est`` on ``fit_args`` (``ConvergenceWarning`` silenced: the table reports
-    convergence); return the seconds. Mixtures and LDA run with one BLAS thread,
-    scikit-learn's faster setting on 2 cores (the mixture benchmark's ``sklearn`` and
-    ``sklearn-1blas`` rows measure both: ``python -m benchmarks.run --suite mixture``)."""
+    convergence); return ``(seconds, warm-up seconds)``. Mixtures and LDA run with one
+    BLAS thread, scikit-learn's faster setting on 2 cores (the mixture benchmark's
+    ``sklearn`` and ``sklearn-1blas`` rows measure both: ``python -m benchmarks.run
+    --suite mixture``).
+
+    For skvi, an untimed warm-up comes first: a clone fitted for one iteration on the
+    same data, then ``after(clone)`` (the predict, score or transform calls of the row),
+    which compiles (or loads from Numba's on-disk cache) exactly the kernels the timed
+    fit and the row will run, whose choice depends on the data (dtype, covariance type,
+    serial or parallel kernel by size).
+    """
+    from sklearn.base import clone
     from sklearn.exceptions import ConvergenceWarning
     from threadpoolctl import threadpool_limits
 
-    _progress(f"fitting {name} ({library}) on {dataset} ...")
     limits = threadpool_limits(limits=1, user_api="blas") if one_blas_thread else nullcontext()
     with warnings.catch_warnings(), limits:
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warm_s = 0.0
+        if library == "skvi":
+            _progress(f"compiling or loading the kernels of {name} for {dataset} ...")
+            t0 = time.perf_counter()
+            warm = clone(est).set_params(max_iter=1).fit(*fit_args)
+            if after is not None:
+                after(warm)
+            warm_s = time.perf_counter() - t0
+            _progress(f"  {warm_s:.1f} s")
+        _progress(f"fitting {name} ({library}) on {dataset} ...")
         t0 = time.perf_counter()
         est.fit(*fit_args)
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, warm_s
 
 
 def _row_head(dataset, name, library, est, seconds):
-    """The columns every row shares: what was fitted on what, its time and iterations."""
+    """The columns every row shares: what was fitted on what, its time and iterations,
+    and (not a column) the seconds of its warm-up."""
     return {
         "dataset": dataset,
         "estimator": name,
         "library": library,
-        "fit_s": seconds,
+        "fit_s": seconds[0],
+        "warm_up_s": seconds[1],
         "n_iter": int(est.n_iter_),
     }
 
@@ -158,8 +159,12 @@ def _fit_row(dataset, library, est, X_train, X_test, y_train):
     """Fit ``est``, time it, and return its table row."""
     from sklearn.metrics import adjusted_rand_score
 
+    def after(fitted):
+        fitted.score(X_test)
+        fitted.predict(X_train)
+
     name = type(est).__name__
-    seconds = _timed_fit(name, library, dataset, est, X_train)
+    seconds = _timed_fit(name, library, dataset, est, X_train, after=after)
     is_skvi = library == "skvi"
     return {
         **_row_head(dataset, name, library, est, seconds),
@@ -183,15 +188,15 @@ def _gaussian_mixture_pair(dataset, X_train, X_test, y_train, **params):
     ]
 
 
-def compare_gaussian_mixture_blobs():
-    """Gaussian mixture on make_blobs: 20,000 x 8, 8 centres, 16 components, full."""
+def compare_gaussian_mixture_blobs(n_samples=BLOBS_SAMPLES):
+    """Gaussian mixture on make_blobs: ``n_samples`` x 8, 8 centres, 16 components, full."""
     from sklearn.datasets import make_blobs
     from sklearn.model_selection import train_test_split
 
-    X, y = make_blobs(n_samples=20_000, n_features=8, centers=8, random_state=RANDOM_STATE)
+    X, y = make_blobs(n_samples=n_samples, n_features=8, centers=8, random_state=RANDOM_STATE)
     X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.2, random_state=RANDOM_STATE)
     return _gaussian_mixture_pair(
-        "blobs 20k x 8, K=16 full", X_train, X_test, y_train,
+        f"blobs {n_samples // 1000}k x 8, K=16 full", X_train, X_test, y_train,
         n_components=16, covariance_type="full",
     )  # fmt: skip
 
@@ -224,7 +229,7 @@ def _lda_row(dataset, library, est, X_train, X_test):
     name = type(est).__name__
     if library == "skvi":
         name += f" {est.learning_method}"
-    seconds = _timed_fit(name, library, dataset, est, X_train)
+    seconds = _timed_fit(name, library, dataset, est, X_train, after=lambda m: m.transform(X_test))
     theta = est.transform(X_test)
     is_skvi = library == "skvi"
     return {
@@ -236,15 +241,15 @@ def _lda_row(dataset, library, est, X_train, X_test):
     }
 
 
-def compare_lda_docstrings():
-    """LDA on 3,000 documents of the docstring corpus, 20 topics, 90/10 split."""
+def compare_lda_docstrings(n_documents=LDA_DOCUMENTS):
+    """LDA on ``n_documents`` of the docstring corpus, 20 topics, 90/10 split."""
     from sklearn.decomposition import LatentDirichletAllocation
     from sklearn.model_selection import train_test_split
 
     from .datasets import load_docstring_counts
 
-    _progress("loading 3,000 documents of the docstring corpus ...")
-    X = load_docstring_counts(max_documents=3000, random_state=RANDOM_STATE).X
+    _progress(f"loading {n_documents:,} documents of the docstring corpus ...")
+    X = load_docstring_counts(max_documents=n_documents, random_state=RANDOM_STATE).X
     X_train, X_test = train_test_split(X, test_size=0.1, random_state=RANDOM_STATE)
     dataset = f"docstrings {X_train.shape[0]} x {X.shape[1]}, K=20"
     params = dict(n_components=20, random_state=RANDOM_STATE)
@@ -261,7 +266,10 @@ def _regression_row(dataset, library, est, X_train, X_test, y_train, y_test):
     name = type(est).__name__
     if library == "skvi":
         name += f" {est.method} {est.prior}" + (" student-t" if est.noise == "student_t" else "")
-    seconds = _timed_fit(name, library, dataset, est, X_train, y_train, one_blas_thread=False)
+    seconds = _timed_fit(
+        name, library, dataset, est, X_train, y_train,
+        after=lambda m: m.score(X_test, y_test), one_blas_thread=False,
+    )  # fmt: skip
     is_skvi = library == "skvi"
     return {
         **_row_head(dataset, name, library, est, seconds),
@@ -272,9 +280,10 @@ def _regression_row(dataset, library, est, X_train, X_test, y_train, y_test):
     }
 
 
-def compare_regression():
+def compare_regression(n_samples=SPARSE_SAMPLES):
     """Bayesian linear regression: the diabetes data (442 x 10), ridge and ARD priors;
-    a sparse-truth problem (make_regression, 5,000 x 100, 10 informative) for ARD."""
+    a sparse-truth problem (make_regression, ``n_samples`` x 100, 10 informative) for
+    ARD."""
     from sklearn.datasets import load_diabetes, make_regression
     from sklearn.linear_model import ARDRegression, BayesianRidge
     from sklearn.model_selection import train_test_split
@@ -290,9 +299,9 @@ def compare_regression():
         rows.append(_regression_row("diabetes 442 x 10", "skvi", ours, *split))
         if theirs is not None:
             rows.append(_regression_row("diabetes 442 x 10", "sklearn", theirs, *split))
-    X, y = make_regression(5000, 100, n_informative=10, noise=10.0, random_state=RANDOM_STATE)
+    X, y = make_regression(n_samples, 100, n_informative=10, noise=10.0, random_state=RANDOM_STATE)
     split = train_test_split(X, y, test_size=0.2, random_state=RANDOM_STATE)
-    dataset = "sparse truth 5000 x 100"
+    dataset = f"sparse truth {n_samples} x 100"
     rows.append(_regression_row(dataset, "skvi", VariationalEMRegressor(prior="ard"), *split))
     rows.append(_regression_row(dataset, "sklearn", ARDRegression(), *split))
     return rows
@@ -342,49 +351,59 @@ def format_table(rows):
     return "\n".join([line(headers), rule, *(line(r) for r in cells)])
 
 
-def main():
+#: The notes printed under the table.
+NOTES = (
+    "fit s excludes JIT compilation. ELBO/sample: skvi's lower_bound_ / n_train, the\n"
+    "full ELBO in nats (scikit-learn reports no ELBO: its mixture's lower_bound_ drops\n"
+    "constants). Mixtures: held-out mean log-likelihood (20% of the data):\n"
+    "skvi = posterior predictive density, scikit-learn = plug-in density. ARI: predicted\n"
+    "components of the training samples against the true labels. Both libraries use\n"
+    "their default tol (skvi: ELBO change per sample; scikit-learn: total bound change).\n"
+    "Both fit with one BLAS thread (scikit-learn's faster setting on this machine);\n"
+    "skvi's kernels use all cores (Numba threads).\n"
+    "LDA rows: ELBO per training token (nats); held-out perplexity (10% of the\n"
+    "documents) = exp(-sum n_dw log sum_k theta_dk beta_kw / n_tokens) with theta from\n"
+    "each library's transform and beta its normalised components_, the same formula for\n"
+    "both (skvi.metrics.perplexity_from_theta). Defaults: batch, max_iter=10 passes, no\n"
+    "convergence check; scikit-learn's n_jobs=None is one process.\n"
+    "Regression rows: lower_bound_ per training sample (nats: the ELBO, plus the log\n"
+    "hyperpriors of the precisions for method='vem');\n"
+    "held-out R^2 on 20% of the data; defaults otherwise (skvi: method='vem',\n"
+    "prior='ridge', Gaussian noise)."
+)
+
+
+def report(rows, warm_up_s, compiled, loaded, total_s):
+    """The demo's output: versions, the warm-up line, the table, the notes, the total."""
     import numba
     import sklearn
 
+    return "\n".join(
+        [
+            f"skvi {__version__} vs scikit-learn {sklearn.__version__} "
+            f"(numba {numba.__version__}, {numba.get_num_threads()} threads)",
+            f"Numba JIT warm-up before the timed fits: {warm_up_s:.2f} s in all "
+            f"({compiled} kernel signatures compiled, {loaded} loaded from the on-disk cache)",
+            "",
+            format_table(rows),
+            "",
+            NOTES,
+            f"\nTotal demo time: {total_s:.1f} s",
+        ]
+    )
+
+
+def main():
     t_start = time.perf_counter()
-    _progress("warming up the Numba kernels on a tiny array ...")
-    seconds, compiled, loaded = warm_up()
+    _progress(
+        "skvi demo: the first run compiles skvi's Numba kernels and caches them on disk "
+        "(most of its time); later runs load them from the cache."
+    )
     rows = []
     for compare in COMPARISONS:
         rows += compare()
-    total = time.perf_counter() - t_start
-
-    print(
-        f"skvi {__version__} vs scikit-learn {sklearn.__version__} "
-        f"(numba {numba.__version__}, {numba.get_num_threads()} threads)"
-    )
-    print(
-        f"Numba JIT warm-up before timing: {seconds:.2f} s "
-        f"({compiled} kernel signatures compiled, {loaded} loaded from the on-disk cache)"
-    )
-    print()
-    print(format_table(rows))
-    print()
-    print(
-        "fit s excludes JIT compilation. ELBO/sample: skvi's lower_bound_ / n_train, the\n"
-        "full ELBO in nats (scikit-learn reports no ELBO: its mixture's lower_bound_ drops\n"
-        "constants). Mixtures: held-out mean log-likelihood (20% of the data):\n"
-        "skvi = posterior predictive density, scikit-learn = plug-in density. ARI: predicted\n"
-        "components of the training samples against the true labels. Both libraries use\n"
-        "their default tol (skvi: ELBO change per sample; scikit-learn: total bound change).\n"
-        "Both fit with one BLAS thread (scikit-learn's faster setting on this machine);\n"
-        "skvi's kernels use all cores (Numba threads).\n"
-        "LDA rows: ELBO per training token (nats); held-out perplexity (10% of the\n"
-        "documents) = exp(-sum n_dw log sum_k theta_dk beta_kw / n_tokens) with theta from\n"
-        "each library's transform and beta its normalised components_, the same formula for\n"
-        "both (skvi.metrics.perplexity_from_theta). Defaults: batch, max_iter=10 passes, no\n"
-        "convergence check; scikit-learn's n_jobs=None is one process.\n"
-        "Regression rows: lower_bound_ per training sample (nats: the ELBO, plus the log\n"
-        "hyperpriors of the precisions for method='vem');\n"
-        "held-out R^2 on 20% of the data; defaults otherwise (skvi: method='vem',\n"
-        "prior='ridge', Gaussian noise)."
-    )
-    print(f"\nTotal demo time: {total:.1f} s")
+    warm_up_s = sum(r["warm_up_s"] for r in rows)
+    print(report(rows, warm_up_s, *compiled_and_loaded(), time.perf_counter() - t_start))
 
 
 if __name__ == "__main__":

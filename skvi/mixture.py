@@ -493,8 +493,10 @@ class VariationalGaussianMixture(DensityMixin, VariationalEstimator):
 
     def _estimate_log_resp(self, X):
         units, ctype = self._units, self._model_prior.covariance_type
+        # one block of rows: the serial twin, equal bit for bit (kern.serial_suffices)
+        kernel = kern.log_resp_serial if kern.serial_suffices(X.shape[0]) else kern.log_resp
         with single_threaded_blas():
-            return kern.log_resp(X, units.shift, units.inv_scale, self._state.coef, ctype)
+            return kernel(X, units.shift, units.inv_scale, self._state.coef, ctype)
 
     def predict_proba(self, X):
         """Responsibilities :math:`r_{nk}` (Bishop 10.49) under the fitted posterior.

@@ -32,9 +32,10 @@ diag (``lambda_kj ~ Gamma(nu_k/2, rate c_kj/2)``) and (K,) spherical
 Contents
 --------
 log_evidence_normal_wishart, log_evidence_normal_gamma_diag,
-log_evidence_normal_gamma_spherical
+log_evidence_normal_gamma_spherical, log_evidence_reg_covar
     Exact log marginal likelihoods of a single Gaussian under conjugate priors
-    (the ELBO of a one-component mixture must equal these at convergence).
+    (the ELBO of a one-component mixture must equal these at convergence), and the exact
+    maximum of the objective regularised by ``reg_covar``.
 expected_log_weights, log_rho, log_resp
     The variational E-step (Bishop 10.46-10.49, 10.64-10.66).
 suff_stats
@@ -78,6 +79,7 @@ __all__ = [
     "log_evidence_normal_gamma_diag",
     "log_evidence_normal_gamma_spherical",
     "log_evidence_normal_wishart",
+    "log_evidence_reg_covar",
     "log_predictive",
     "log_resp",
     "log_rho",
@@ -253,6 +255,38 @@ def log_evidence_normal_gamma_spherical(X, m0, beta0, nu0, c0, sample_weight=Non
 # ---------------------------------------------------------------------------
 # E-step
 # ---------------------------------------------------------------------------
+
+
+def log_evidence_reg_covar(X, m0, beta0, nu0, C0, reg, covariance_type, sample_weight=None):
+    r"""The exact maximum over ``q`` of the one-component objective with ``reg_covar``.
+
+    The regularised objective is :math:`\mathcal L(q) - \tfrac{reg}{2} N\,
+    \mathbb E_q[\operatorname{tr}\Lambda]` (``N`` the total weight). Its maximum is the log
+    of :math:`\int p(X\mid\mu,\Lambda)\,p(\mu,\Lambda)\,
+    e^{-\frac{reg}{2}N\operatorname{tr}\Lambda}\,d\mu\,d\Lambda`. The extra factor
+    tilts the precision prior to the same family with ``C0 + reg N I`` ('full', 'tied';
+    ``c0 + reg N`` for 'diag' and 'spherical') and multiplies it by the ratio of the two
+    normalisers, ``(|C0| / |C0 + reg N I|)^(nu0/2)`` (per feature
+    ``(c0_j / (c0_j + reg N))^(nu0/2)`` for 'diag'; ``(c0 / (c0 + reg N))^(d nu0/2)`` for
+    'spherical'): the maximum is the evidence under the tilted prior plus the log of
+    that ratio.
+    """
+    X = np.asarray(X, dtype=float)
+    n, d = X.shape
+    N = n if sample_weight is None else float(np.sum(sample_weight))
+    if covariance_type in ("full", "tied"):
+        C1 = C0 + reg * N * np.eye(d)
+        log_ratio = 0.5 * nu0 * (np.linalg.slogdet(C0)[1] - np.linalg.slogdet(C1)[1])
+        evidence = log_evidence_normal_wishart
+    elif covariance_type == "diag":
+        C1 = C0 + reg * N
+        log_ratio = 0.5 * nu0 * np.sum(np.log(C0) - np.log(C1))
+        evidence = log_evidence_normal_gamma_diag
+    else:
+        C1 = C0 + reg * N
+        log_ratio = 0.5 * d * nu0 * (np.log(C0) - np.log(C1))
+        evidence = log_evidence_normal_gamma_spherical
+    return evidence(X, m0, beta0, nu0, C1, sample_weight=sample_weight) + float(log_ratio)
 
 
 def expected_log_weights(weight_concentration, prior_type):

@@ -10,6 +10,23 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", str(max(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture
+def thread_counts():
+    """The Numba thread counts a determinism test compares, ``(1, 2)``; the previous count
+    is restored afterwards. Skips, with the reason shown, only if Numba was started with a
+    single thread (``NUMBA_NUM_THREADS=1`` set by the user), where there is nothing to
+    compare."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba was started with NUMBA_NUM_THREADS=1: no two thread counts")
+    previous = numba.get_num_threads()
+    try:
+        yield (1, 2)
+    finally:
+        numba.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def dask_client():
     """An in-process Dask cluster (2 workers of one thread) and its client, the default

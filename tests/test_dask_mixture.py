@@ -182,7 +182,7 @@ def test_tasks_run_the_serial_kernels(dask_client, monkeypatch):
     def forbidden(*args):
         raise AssertionError("the parallel kernel ran in a Dask task")
 
-    for name in ("estep_stats", "resp_stats", "log_resp", "log_student_t"):
+    for name in ("estep_stats", "log_resp", "log_student_t"):
         monkeypatch.setattr(kern, name, forbidden)
     X = _blobs()
     Xd = da.from_array(X, chunks=(CHUNKS, 3))

@@ -1,5 +1,6 @@
 """The LDA E-step kernel against the plain NumPy references of ``_naive.py``."""
 
+import functools
 import warnings
 
 import numba
@@ -277,7 +278,7 @@ def test_serial_equals_parallel_and_thread_count_does_not_matter():
     rng = np.random.RandomState(0)
     starts = rng.gamma(100.0, 0.01, (X.shape[0], 5))
     kw = dict(starts=starts, max_iter=100, tol=1e-3, float32=True)
-    serial = _run(X, lam, alpha, kernel=kern.e_step_serial, **kw)
+    serial = _run(X, lam, alpha, kernel=functools.partial(kern.e_step, serial=True), **kw)
     previous = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
@@ -698,3 +699,79 @@ def test_infer_and_perplexity():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert kern.perplexity(-1e5, 1.0) == np.inf
+
+
+def test_topic_tables_of_some_columns_equal_those_of_all_and_scipy():
+    rng = np.random.RandomState(3)
+    # parameters from 1e-300 to 1e300, around psi's zero (1.4616) and the recurrence's edge
+    lam = np.concatenate([10.0 ** rng.uniform(-300, 300, (3, 40)), rng.gamma(0.3, 1.0, (3, 40)),
+                          np.full((3, 4), [1.4616321449683622, 9.999999, 10.0, 10.000001])],
+                         axis=1)  # fmt: skip
+    full = kern.make_topics(lam)
+    ref = digamma(lam) - digamma(lam.sum(axis=1, keepdims=True))
+    assert_allclose(full.e_log_beta, ref, rtol=2e-15, atol=1e-15 * np.abs(ref).max())
+    words = np.array([0, 5, 41, 60, 80, 83])
+    e_log_beta, etw, shift, inner = kern.topic_tables(lam, words)
+    assert np.array_equal(e_log_beta, full.e_log_beta[:, words])
+    assert np.array_equal(etw, full.exp_topic_word[words]) and etw.flags.c_contiguous
+    assert np.array_equal(shift, full.word_shift[words])
+    assert inner.dtype == np.float32 and np.array_equal(inner, full.inner[words])
+    assert kern.topic_tables(lam, words[:0])[1].shape == (0, 3)
+
+
+def test_cut_to_words_renumbers_the_columns_a_chunk_has():
+    X, _, _ = _problem(n_docs=30, n_words=50, seed=3)
+    words, cut = kern.cut_to_words(X)
+    assert np.array_equal(words, np.unique(X.indices))
+    assert cut.shape == (30, len(words)) and cut.indices.dtype == X.indices.dtype
+    assert np.array_equal(cut.toarray(), X.toarray()[:, words])
+    empty, none = kern.cut_to_words(sp.csr_matrix((4, 9)))
+    assert empty.size == 0 and none.shape == (4, 1) and none.nnz == 0
+
+
+@pytest.mark.parametrize("n_blocks", [1, 3, 4])
+def test_e_step_in_given_blocks_serial_parallel_and_threads(n_blocks):
+    X, lam, alpha = _problem(n_docs=128, n_words=60, k=4, seed=12)
+    _, etw, shift = _topics(lam)
+    starts = np.random.RandomState(1).gamma(100.0, 0.01, (128, 4))
+    out = {}
+    previous = numba.get_num_threads()
+    try:
+        for name, serial, threads in [("serial", True, 1), ("one", False, 1), ("all", False, 0)]:
+            numba.set_num_threads(threads or numba.config.NUMBA_NUM_THREADS)
+            gamma = np.zeros((128, 4))
+            res = kern.e_step(X.indptr, X.indices, X.data, etw, _float32_topics(etw), shift,
+                              alpha, gamma, kern.FRESH, starts, 100, 1e-3, True, n_blocks,
+                              serial)  # fmt: skip
+            out[name] = (gamma, *res)
+    finally:
+        numba.set_num_threads(previous)
+    ref = _run(X, lam, alpha, starts=starts, max_iter=100, tol=1e-3, float32=True)
+    for name, got in out.items():
+        # the same as one block, to round-off; thread counts and the serial twin: bitwise
+        assert_allclose(got[0], ref[0], rtol=1e-12, err_msg=name)
+        for x, y in zip(got[1:], ref[1], strict=True):
+            assert_allclose(x, y, rtol=1e-12, atol=1e-12, err_msg=name)
+        assert all(np.array_equal(x, y) for x, y in zip(got, out["serial"], strict=True))
+
+
+def test_online_steps_equal_dense_steps_in_online_blocks():
+    # 128-document mini-batches: the E-step runs in blocks of ONLINE_BLOCK_DOCS documents
+    X, lam, alpha = _problem(n_docs=300, n_words=70, k=3, seed=13)
+    rhos = [0.8, 0.6, 0.5]
+    batches = [(X[lo : lo + 128], rho) for lo, rho in zip(range(0, 300, 128), rhos, strict=True)]
+    assert kern.n_doc_blocks(128, 70 * 3, kern.ONLINE_BLOCK_DOCS) == 4
+    new, bound = kern.online_steps(batches, _state(lam, alpha, 0.3, None, seed=5), 0.0, 300,
+                                   SETTINGS, False, False)  # fmt: skip
+    # the reference: whole-vocabulary tables and the dense step of stochastic_update_topics
+    state, rs, parts = _state(lam, alpha, 0.3, None, seed=5), np.random.RandomState(5), 0.0
+    for Xb, rho in batches:
+        gamma, starts = np.zeros((Xb.shape[0], 3)), rs.gamma(100.0, 0.01, (Xb.shape[0], 3))
+        stats = kern.doc_stats(Xb, state.topics, alpha, gamma, kern.FRESH, SETTINGS, starts)
+        topics = kern.stochastic_update_topics(stats, state.topics, state.prior, rho,
+                                               300 / Xb.shape[0])  # fmt: skip
+        state, parts = state._replace(topics=topics), parts + kern.documents_bound(stats)
+    assert_allclose(new.topics.components, state.topics.components, rtol=1e-12)
+    assert_allclose(new.topics.e_log_beta, state.topics.e_log_beta, rtol=1e-12)
+    assert_allclose(bound, parts, rtol=1e-12)
+    assert new.n_batch_iter == 1 + len(batches)

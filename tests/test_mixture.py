@@ -106,6 +106,34 @@ def test_elbo_is_below_the_exact_evidence_with_reg_covar(covariance_type):
     assert model.lower_bound_ < _exact_log_evidence(model, X)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_elbo_with_reg_covar_equals_the_exact_regularised_optimum(covariance_type, weighted):
+    """Two-sided: with one component the variational family holds the exact optimum of the
+    objective with the ``reg_covar`` term, whose value is known in closed form (the tilted
+    conjugate prior of tests/_naive.py); the fitted bound must equal it, not only lie below
+    the evidence. Dropping the term, or counting it twice, moves the bound by nats."""
+    rng = np.random.RandomState(2)
+    X = rng.randn(40, 2) @ np.array([[1.0, 0.3], [0.0, 2.0]]) + 1.0
+    w = rng.uniform(0.5, 2.0, size=40) if weighted else None
+    reg = 0.1
+    model = _fit(
+        VariationalGaussianMixture(
+            n_components=1, covariance_type=covariance_type, reg_covar=reg, max_iter=5
+        ),
+        X,
+        sample_weight=w,
+    )
+    args = (model.mean_prior_, model.mean_precision_prior_, model.degrees_of_freedom_prior_)
+    exact = nv.log_evidence_reg_covar(
+        X, *args, model.covariance_prior_, reg, covariance_type, sample_weight=w
+    )
+    assert_allclose(model.lower_bound_, exact, rtol=1e-10)
+    # and the term is not zero: the unregularised evidence of the same prior is higher
+    unregularised = _exact_log_evidence(model, X, w)
+    assert unregularised - model.lower_bound_ > 1.0
+
+
 def test_elbo_is_below_the_exact_mixture_evidence():
     """With K=2 the ELBO must lie below log p(X), computed exactly on 12 points in 1-D by
     summing the conjugate evidence over all 2^12 assignments."""
@@ -346,17 +374,14 @@ def test_fit_predict_equals_fit_then_predict():
         assert np.array_equal(a.fit_predict(X), b.fit(X).predict(X))
 
 
-def test_same_random_state_same_result_whatever_the_thread_count():
+def test_same_random_state_same_result_whatever_the_thread_count(thread_counts):
     X, _ = _blobs(n=5000, d=4, k=5, seed=8)  # several row blocks
     results = []
-    previous = numba.get_num_threads()
-    try:
-        for n_threads in (1, numba.config.NUMBA_NUM_THREADS):
-            numba.set_num_threads(n_threads)
-            model = _fit(VariationalGaussianMixture(n_components=6, random_state=3, max_iter=20), X)
-            results.append(model)
-    finally:
-        numba.set_num_threads(previous)
+    for n_threads in thread_counts:  # 1 and 2
+        numba.set_num_threads(n_threads)
+        model = _fit(VariationalGaussianMixture(n_components=6, random_state=3, max_iter=20), X)
+        assert numba.get_num_threads() == n_threads
+        results.append(model)
     a, b = results
     assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=1e-10)
     assert_allclose(a.means_, b.means_, rtol=1e-10)

@@ -98,27 +98,33 @@ def _naive_log_resp(X, post, prior, prior_type, covariance_type):
 
 
 # ------------------------------------------------------------------ statistics
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_resp_stats_match_reference(covariance_type):
-    X, w, resp = _data()
-    units = _units(X.shape[1])
-    ctype = kern.COVARIANCE_CODES[covariance_type]
-    stats = kern.resp_chunk_stats(X, w, units, resp, ctype)
-    U = (X - units.center) * units.inv_scale
+def _assert_stats_match_naive(stats, U, resp, w, covariance_type):
+    """``stats`` (of rows ``U`` in internal units) against tests/_naive.py's plain loops."""
     nk, xbar, scatter = nv.suff_stats(U, resp, w)
-    d = X.shape[1]
+    d = U.shape[1]
+    assert stats.moments.dtype == np.float64
     assert_allclose(stats.nk, nk, rtol=1e-12)
-    assert_allclose(stats.moments[1 : d + 1].T, nk[:, None] * xbar, rtol=1e-10, atol=1e-12)
+    assert_allclose(stats.moments[1 : d + 1].T, nk[:, None] * xbar, rtol=1e-10, atol=1e-10)
     second = scatter + nk[:, None, None] * xbar[:, :, None] * xbar[:, None, :]
     quad = stats.moments[d + 1 :].T
     if covariance_type in ("full", "tied"):
         iu = np.triu_indices(d)
-        assert_allclose(quad, second[:, iu[0], iu[1]], rtol=1e-10, atol=1e-12)
+        assert_allclose(quad, second[:, iu[0], iu[1]], rtol=1e-10, atol=1e-10)
     elif covariance_type == "diag":
-        assert_allclose(quad, np.diagonal(second, axis1=1, axis2=2), rtol=1e-10, atol=1e-12)
+        assert_allclose(quad, np.diagonal(second, axis1=1, axis2=2), rtol=1e-10, atol=1e-10)
     else:
-        assert_allclose(quad[:, 0], np.trace(second, axis1=1, axis2=2), rtol=1e-10, atol=1e-12)
-    assert_allclose(stats.sum_r_log_r, np.sum(w[:, None] * resp * np.log(resp)), rtol=1e-12)
+        assert_allclose(quad[:, 0], np.trace(second, axis1=1, axis2=2), rtol=1e-10, atol=1e-10)
+    r_log_r = np.where(resp > 0, resp * np.log(np.where(resp > 0, resp, 1.0)), 0.0)
+    assert np.isfinite(stats.sum_r_log_r)
+    assert_allclose(stats.sum_r_log_r, np.sum(w[:, None] * r_log_r), rtol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_resp_stats_match_reference(covariance_type):
+    X, w, resp = _data()
+    units = _units(X.shape[1])
+    stats = kern.resp_chunk_stats(X, w, units, resp, kern.COVARIANCE_CODES[covariance_type])
+    _assert_stats_match_naive(stats, (X - units.center) * units.inv_scale, resp, w, covariance_type)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -369,7 +375,7 @@ def test_log_predictive_matches_student_t_reference(covariance_type, prior_type)
 
 # ------------------------------------------------------------------ kernels
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_serial_equals_parallel_and_thread_count_does_not_matter(covariance_type):
+def test_serial_equals_parallel_and_thread_count_does_not_matter(covariance_type, thread_counts):
     rng = np.random.RandomState(0)
     X = rng.randn(5000, 4)  # several row blocks
     _, _, _, prior, state = _state(covariance_type, "dirichlet_process", d=4)
@@ -377,14 +383,10 @@ def test_serial_equals_parallel_and_thread_count_does_not_matter(covariance_type
     w = rng.uniform(size=len(X))
     args = (X, w, units.shift, units.inv_scale, state.coef, prior.covariance_type)
     serial = kern.estep_stats_serial(*args)
-    previous = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = kern.estep_stats(*args)
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = kern.estep_stats(*args)
-    finally:
-        numba.set_num_threads(previous)
+    one, many = [], []
+    for n_threads, out in zip(thread_counts, (one, many), strict=True):  # 1 and 2 threads
+        numba.set_num_threads(n_threads)
+        out.extend(kern.estep_stats(*args))
     for a, b in [(serial, one), (one, many)]:
         assert_allclose(a[0], b[0], rtol=1e-12)
         assert_allclose(a[1], b[1], rtol=1e-12)
@@ -394,6 +396,55 @@ def test_serial_equals_parallel_and_thread_count_does_not_matter(covariance_type
     log_serial = kern.log_resp_serial(*log_args)[0]
     log_parallel = kern.log_resp(*log_args)[0]
     assert_allclose(log_serial, log_parallel, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_one_block_of_rows_runs_the_serial_twin_with_the_same_bits(covariance_type, monkeypatch):
+    from skvi._jit import BLOCK_ROWS
+
+    rng = np.random.RandomState(3)
+    _, _, _, prior, state = _state(covariance_type, "dirichlet_process", d=4)
+    units, ctype = _units(4), prior.covariance_type
+    for n, dtype in [(BLOCK_ROWS, np.float64), (37, np.float32)]:
+        X = rng.randn(n, 4).astype(dtype)
+        w = rng.uniform(size=n)
+        args = (X, w, units.shift, units.inv_scale, state.coef, ctype)
+        serial, parallel = kern.estep_stats_serial(*args), kern.estep_stats(*args)
+        assert np.array_equal(serial[0], parallel[0]) and np.array_equal(serial[1], parallel[1])
+        log_args = (X, units.shift, units.inv_scale, state.coef, ctype)
+        for a, b in zip(kern.log_resp_serial(*log_args), kern.log_resp(*log_args), strict=True):
+            assert np.array_equal(a, b)
+        pred = kern.predictive(state.posterior, ctype)
+        t_args = (X, pred.means, pred.prec_chol, pred.dof, pred.log_norm, ctype)
+        assert np.array_equal(kern.log_student_t_serial(*t_args), kern.log_student_t(*t_args))
+    # and the dispatch: one block runs the serial kernel, more the parallel one
+    calls = []
+    for name in ("estep_stats", "estep_stats_serial"):
+        kernel = getattr(kern, name)
+        monkeypatch.setattr(kern, name, lambda *a, _k=kernel, _n=name: calls.append(_n) or _k(*a))
+    for n in (BLOCK_ROWS, BLOCK_ROWS + 1):
+        X = rng.randn(n, 4)
+        kern.chunk_stats(X, np.ones(n), units, state.coef, ctype)
+        kern.chunk_stats(X, np.ones(n), units, state.coef, ctype, serial=True)
+    assert calls == ["estep_stats_serial"] * 2 + ["estep_stats", "estep_stats_serial"]
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_resp_stats_over_several_blocks_match_reference(covariance_type):
+    # resp_chunk_stats is NumPy over blocks of rows: several blocks, float32 input,
+    # one-hot rows (0 ln 0) and zero weights, against the plain loops of tests/_naive.py
+    rng = np.random.RandomState(4)
+    n, d, k = 2500, 3, 5
+    units, ctype = _units(d), kern.COVARIANCE_CODES[covariance_type]
+    resp = rng.dirichlet(np.ones(k), size=n)
+    resp[::7] = np.eye(k)[rng.randint(k, size=len(resp[::7]))]
+    w = rng.uniform(size=n)
+    w[::11] = 0.0
+    for dtype in (np.float64, np.float32):
+        X = (3.0 * rng.randn(n, d)).astype(dtype)
+        stats = kern.resp_chunk_stats(X, w, units, resp, ctype)
+        U = X.astype(np.float64) * units.inv_scale - units.shift
+        _assert_stats_match_naive(stats, U, resp, w, covariance_type)
 
 
 def test_float32_input_gives_float64_accumulation():
