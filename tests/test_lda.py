@@ -490,25 +490,20 @@ def test_grid_search_over_a_pipeline_on_text():
     assert search.score(corpus.data, y) > chance
 
 
-@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
 @pytest.mark.parametrize("learning_method", ["batch", "online", "cvb0"])
-def test_n_jobs_gives_the_same_result_and_restores_the_thread_count(learning_method):
+def test_n_jobs_gives_the_same_result_and_restores_the_thread_count(learning_method, thread_counts):
     X, _, _ = _planted(n_docs=1600, n_words=100)  # 1200 training documents: 5 blocks
     kw = dict(
         n_components=5, max_iter=4, learning_method=learning_method, batch_size=600, random_state=0
     )
-    previous = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = VariationalLDA(n_jobs=1, **kw).fit(X)
-        assert numba.get_num_threads() == 1
-        two = VariationalLDA(n_jobs=2, **kw).fit(X)
-        assert numba.get_num_threads() == 1
-        every = VariationalLDA(n_jobs=None, **kw).fit(X)
-        every.transform(X)
-        assert numba.get_num_threads() == 1
-    finally:
-        numba.set_num_threads(previous)
+    numba.set_num_threads(1)  # n_jobs sets 1 and 2 threads (thread_counts: two exist)
+    one = VariationalLDA(n_jobs=1, **kw).fit(X)
+    assert numba.get_num_threads() == 1
+    two = VariationalLDA(n_jobs=2, **kw).fit(X)
+    assert numba.get_num_threads() == 1
+    every = VariationalLDA(n_jobs=None, **kw).fit(X)
+    every.transform(X)
+    assert numba.get_num_threads() == 1
     assert np.array_equal(one.components_, two.components_)
     assert np.array_equal(one.components_, every.components_)
     assert np.array_equal(one.lower_bounds_, two.lower_bounds_)

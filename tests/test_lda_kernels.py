@@ -271,7 +271,7 @@ def test_sstats_false_returns_an_empty_array_and_the_same_gamma():
     assert np.array_equal(g1, g2) and np.array_equal(t1, t2) and np.array_equal(e1, e2)
 
 
-def test_serial_equals_parallel_and_thread_count_does_not_matter():
+def test_serial_equals_parallel_and_thread_count_does_not_matter(thread_counts):
     # 1500 documents: six blocks of 256
     X, lam, alpha = _problem(n_docs=1500, n_words=80, k=5, seed=6, n_empty=20)
     assert kern.n_doc_blocks(X.shape[0], X.shape[1] * 5) > 2
@@ -279,15 +279,10 @@ def test_serial_equals_parallel_and_thread_count_does_not_matter():
     starts = rng.gamma(100.0, 0.01, (X.shape[0], 5))
     kw = dict(starts=starts, max_iter=100, tol=1e-3, float32=True)
     serial = _run(X, lam, alpha, kernel=functools.partial(kern.e_step, serial=True), **kw)
-    previous = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = _run(X, lam, alpha, **kw)
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = _run(X, lam, alpha, **kw)
-    finally:
-        numba.set_num_threads(previous)
-    assert numba.get_num_threads() == previous
+    one, many = [], []
+    for n_threads, out in zip(thread_counts, (one, many), strict=True):  # 1 and 2 threads
+        numba.set_num_threads(n_threads)
+        out.extend(_run(X, lam, alpha, **kw))
     for a, b in [(serial, one), (one, many)]:
         assert_allclose(a[0], b[0], rtol=1e-12)
         for x, y in zip(a[1], b[1], strict=True):
@@ -427,17 +422,13 @@ def test_cvb0_counts_stay_exact_over_many_passes():
     assert np.all(np.isfinite(new)) and new.min() >= 0
 
 
-def test_cvb0_serial_equals_parallel_and_thread_count_does_not_matter():
+def test_cvb0_serial_equals_parallel_and_thread_count_does_not_matter(thread_counts):
     X, alpha, structure, resp = _cvb0_problem(n_docs=600, n_words=60, k=5, seed=2)
     serial = _cvb0_run(X, alpha, 0.1, structure, resp, 3, kernel=kern.cvb0_pass_serial)
-    previous = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = _cvb0_run(X, alpha, 0.1, structure, resp, 3)
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = _cvb0_run(X, alpha, 0.1, structure, resp, 3)
-    finally:
-        numba.set_num_threads(previous)
+    one, many = [], []
+    for n_threads, out in zip(thread_counts, (one, many), strict=True):  # 1 and 2 threads
+        numba.set_num_threads(n_threads)
+        out.extend(_cvb0_run(X, alpha, 0.1, structure, resp, 3))
     for a, b, c in zip(serial, one, many, strict=True):
         assert np.array_equal(a, b) and np.array_equal(b, c)
 
@@ -730,22 +721,19 @@ def test_cut_to_words_renumbers_the_columns_a_chunk_has():
 
 
 @pytest.mark.parametrize("n_blocks", [1, 3, 4])
-def test_e_step_in_given_blocks_serial_parallel_and_threads(n_blocks):
+def test_e_step_in_given_blocks_serial_parallel_and_threads(n_blocks, thread_counts):
     X, lam, alpha = _problem(n_docs=128, n_words=60, k=4, seed=12)
     _, etw, shift = _topics(lam)
     starts = np.random.RandomState(1).gamma(100.0, 0.01, (128, 4))
     out = {}
-    previous = numba.get_num_threads()
-    try:
-        for name, serial, threads in [("serial", True, 1), ("one", False, 1), ("all", False, 0)]:
-            numba.set_num_threads(threads or numba.config.NUMBA_NUM_THREADS)
-            gamma = np.zeros((128, 4))
-            res = kern.e_step(X.indptr, X.indices, X.data, etw, _float32_topics(etw), shift,
-                              alpha, gamma, kern.FRESH, starts, 100, 1e-3, True, n_blocks,
-                              serial)  # fmt: skip
-            out[name] = (gamma, *res)
-    finally:
-        numba.set_num_threads(previous)
+    one, two = thread_counts
+    for name, serial, threads in [("serial", True, one), ("one", False, one), ("all", False, two)]:
+        numba.set_num_threads(threads)
+        gamma = np.zeros((128, 4))
+        res = kern.e_step(X.indptr, X.indices, X.data, etw, _float32_topics(etw), shift,
+                          alpha, gamma, kern.FRESH, starts, 100, 1e-3, True, n_blocks,
+                          serial)  # fmt: skip
+        out[name] = (gamma, *res)
     ref = _run(X, lam, alpha, starts=starts, max_iter=100, tol=1e-3, float32=True)
     for name, got in out.items():
         # the same as one block, to round-off; thread counts and the serial twin: bitwise
