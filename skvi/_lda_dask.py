@@ -44,6 +44,7 @@ from sklearn.utils.validation import _check_feature_names, _check_n_features, ch
 
 from . import _dask
 from . import _lda_kernels as kern
+from ._sparse_checks import check_sparse_structure
 
 
 class WordStats(NamedTuple):
@@ -112,7 +113,7 @@ def _valid_chunk(block, n_features, whom):
     """A chunk checked as the in-memory path checks ``X``: canonical CSR, float64 or
     float32, finite, non-negative, ``n_features`` columns."""
     if sp.issparse(block):
-        block = kern.check_sparse_structure(block, whom)
+        block = check_sparse_structure(block, whom)
     X = check_array(block, accept_sparse="csr", dtype=[np.float64, np.float32],
                     ensure_min_samples=0, estimator="VariationalLDA", input_name="X")  # fmt: skip
     if X.shape[1] != n_features:

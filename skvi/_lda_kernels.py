@@ -55,14 +55,15 @@ words to a multiple of :data:`WORD_PAD`), so that both halves of a sweep, the no
 ``sum_k et_k local[k, j]`` and the sums ``sum_j (n_j / norm_j) local[k, j]``, run along
 contiguous words in vector registers rather than one dependent dot product per word.
 
-The fixed point runs in two phases (:func:`_doc_fixed_point`): first with ``inner``, a
+The fixed point runs in two phases (in :func:`_e_step_block`): first with ``inner``, a
 float32 copy of ``exp_topic_word`` (the digamma of its sweeps is
 :func:`skvi._special.exp_digamma_fast`) (the E-step table of the LDA benchmark gives the time
 per sweep of both precisions), until the change is below ``tol`` or below what float32
 resolves; only in the second case (or if a normaliser underflows in float32) the sweeps go
-on in float64 until the change is below ``tol``. The statistics and every term of the
-ELBO are computed in float64 from the final ``gamma``, so the bound is exact for the
-parameters returned, whichever precision the last sweep had.
+on in float64 until the change is below ``tol``, in a second call of the kernel over those
+documents (its float64 build is compiled only when a fit has such documents). The
+statistics and every term of the ELBO are computed in float64 from the final ``gamma``, so
+the bound is exact for the parameters returned, whichever precision the last sweep had.
 
 The Kullback-Leibler terms of the bound (a document's ``KL(Dir(gamma_d) || Dir(alpha))``,
 a topic's ``KL(Dir(lambda_k) || Dir(eta))``) are computed as increments from the prior
@@ -95,7 +96,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.special import gammaln, psi, zeta
 
 from ._jit import jit, jit_parallel, prange
 from ._special import (
@@ -103,7 +104,6 @@ from ._special import (
     digamma_array,
     dirichlet_kl_from_prior,
     exp_digamma_fast,
-    increment_table,
     inverse_digamma,
     log_dirichlet_norm,
     trigamma,
@@ -129,8 +129,9 @@ MAX_ONLINE_PRIOR_MASS = 1e12
 #: together they take at most MAX_STATS_BYTES (one block, whatever its size, at least).
 MAX_BLOCKS = 16
 MAX_STATS_BYTES = 256 * 2**20
-#: Where a document's fixed point starts (see :func:`_e_step`).
-FRESH, WARM = 0, 1
+#: Where a document's fixed point starts (see :func:`e_step`); REFINE: the float64 sweeps
+#: of the documents the float32 ones left (:func:`_e_step_block`).
+FRESH, WARM, REFINE = 0, 1, 2
 #: A document's gathered words are padded to a multiple of this many (16 float32 lanes).
 WORD_PAD = 16
 #: The float32 phase stops once the mean change per topic is below this fraction of the
@@ -204,8 +205,11 @@ def _log_beta_parts(components, words, y, rest, y_total, rest_total):
         for w in range(n_words):
             total += row[w]
         y_total[k], rest_total[k] = _psi_parts(total)
+        y_k, rest_k = y[k], rest[k]
         for i in range(words.shape[0]):
-            y[k, i], rest[k, i] = _psi_parts(row[words[i]])
+            y_k[i] = row[words[i]]
+        for i in range(words.shape[0]):  # apart, so that this loop vectorises
+            y_k[i], rest_k[i] = _psi_parts(y_k[i])
 
 
 def topic_tables(components, words):
@@ -245,6 +249,16 @@ def topic_kl(components, e_log_beta, eta):
     return value
 
 
+def increment_table(x):
+    """``(lgamma(x), psi(x), x psi'(x))`` for each entry of ``x`` (> 0), as rows of a (n, 3)
+    array: the base points of :func:`skvi._special.dirichlet_kl_from_prior` (the values of
+    :func:`skvi._special.increment_table`, from SciPy: a few entries per call need no
+    compiling). ``x psi'(x) = 1/x + x psi'(x + 1)``, finite for every positive ``x``, with
+    ``psi'(y) = zeta(2, y)`` (Hurwitz)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.stack([gammaln(x), psi(x), 1.0 / x + x * zeta(2.0, x + 1.0)], axis=1)
+
+
 def n_doc_blocks(n_docs, n_cells, block_docs=MIN_BLOCK_DOCS):
     """Number of document blocks: a function of the problem's size only (``n_cells =
     V K``), never of the thread count, so that the reduction order is fixed; at least
@@ -258,15 +272,17 @@ def n_doc_blocks(n_docs, n_cells, block_docs=MIN_BLOCK_DOCS):
 @jit
 def _e_log_theta(gamma, e_log_theta, et):
     """``e_log_theta[k] = E[ln theta_k] = psi(gamma_k) - psi(sum gamma)`` for ``theta ~
-    Dir(gamma)`` (Blei et al. 2003, eq. 8) and ``et = exp(e_log_theta - m)``; returns
-    ``m``, the maximum of ``e_log_theta``."""
+    Dir(gamma)`` (Blei et al. 2003, eq. 8; the digamma by :func:`_psi_parts`) and ``et =
+    exp(e_log_theta - m)``; returns ``m``, the maximum of ``e_log_theta``."""
     total = 0.0
     for k in range(gamma.shape[0]):
         total += gamma[k]
-    psi_total = digamma(total)
+    v, rest = _psi_parts(total)
+    psi_total = math.log(v) + rest
     mx = -np.inf
     for k in range(gamma.shape[0]):
-        e = digamma(gamma[k]) - psi_total
+        v, rest = _psi_parts(gamma[k])
+        e = (math.log(v) + rest) - psi_total
         e_log_theta[k] = e
         mx = max(mx, e)
     for k in range(gamma.shape[0]):
@@ -342,42 +358,6 @@ def _sweeps(n, local, counts, alpha, gamma, et, et_c, norm, max_iter, tol):
 
 
 @jit
-def _doc_fixed_point(lo, hi, indices, data, exp_topic_word, inner, alpha, gamma, work, max_iter,
-                     tol):  # fmt: skip
-    """Iterate the (phi, gamma) updates of one document in place; returns the sweeps used.
-
-    With ``inner`` (float32, vocabulary-major) the sweeps run in float32 until the mean
-    change is below ``max(tol, FLOAT32_FLOOR * mean gamma)``, and stop there if that is
-    ``tol`` (or after ``max_iter`` sweeps); if it is the float32 floor, or a normaliser
-    underflows in float32, the remaining sweeps run in float64 until the change is below
-    ``tol``. Without ``inner`` (no rows), or for a document whose length plus ``sum(gamma)``
-    reaches :data:`FLOAT32_MAX_LENGTH`, every sweep is a float64 one. ``work``: scratch
-    arrays ``(et, et32, local32, counts32, norm32, et64, local64, counts64, norm64)``.
-    """
-    et, et32, local32, counts32, norm32, et64, local64, counts64, norm64 = work
-    used = 0
-    total = 0.0
-    for k in range(alpha.shape[0]):
-        total += gamma[k]
-    length = 0.0
-    for j in range(lo, hi):
-        length += data[j]
-    if inner.shape[0] > 0 and max_iter > 0 and total + length < FLOAT32_MAX_LENGTH:
-        loose = max(tol, FLOAT32_FLOOR * total / alpha.shape[0])
-        n32 = _gather(lo, hi, indices, data, inner, local32, counts32)
-        used, status = _sweeps(n32, local32, counts32, alpha, gamma, et, et32, norm32,
-                               max_iter, loose)  # fmt: skip
-        if status == 1 or (status == 0 and loose == tol):
-            return used
-    if used == max_iter:
-        return used
-    n64 = _gather(lo, hi, indices, data, exp_topic_word, local64, counts64)
-    more, _ = _sweeps(n64, local64, counts64, alpha, gamma, et, et64, norm64,
-                      max_iter - used, tol)  # fmt: skip
-    return used + more
-
-
-@jit
 def _words_term(lo, hi, indices, data, exp_topic_word, word_shift, et, shift, stats):
     """``sum_j n_j ln sum_k exp(E ln theta_k + E ln beta_k,w_j)`` for one document, with
     ``et = exp(E ln theta - shift)``; if ``stats`` has rows, also adds ``n_j phi_jk`` to
@@ -402,42 +382,67 @@ def _words_term(lo, hi, indices, data, exp_topic_word, word_shift, et, shift, st
 
 @jit
 def _e_step_block(
-    first, last, indptr, indices, data, exp_topic_word, inner, word_shift, alpha, alpha_table,
-    alpha_total, total_row, gamma, mode, starts, max_iter, tol, stats, terms, e_log_theta_sum
+    first, last, indptr, indices, data, exp_topic_word, table, word_shift, alpha, alpha_table,
+    alpha_total, total_row, gamma, mode, starts, max_iter, tol, pending, stats, terms,
+    e_log_theta_sum,
 ):  # fmt: skip
-    """Documents ``first..last-1`` of :func:`_e_step`, adding to this block's ``stats``
+    """Documents ``first..last-1`` of :func:`e_step`, adding to this block's ``stats``
     (vocabulary-major, or no rows for none), ``terms`` (4,) and ``e_log_theta_sum`` (K,);
     ``alpha_table``, ``total_row``: :func:`increment_table` of ``alpha`` and of its sum
-    ``alpha_total``."""
+    ``alpha_total``.
+
+    ``mode`` FRESH or WARM: each document's start (:func:`e_step`), then its sweeps
+    (:func:`_sweeps`) with ``table`` (float32, or no rows for none) until the mean change
+    is below ``max(tol, FLOAT32_FLOOR * mean gamma)``; a document stops there if that is
+    ``tol`` (or after ``max_iter`` sweeps, or if its length plus ``sum(gamma)`` reaches
+    :data:`FLOAT32_MAX_LENGTH`); if it stopped at the float32 floor, or a normaliser
+    underflowed in float32, ``pending[d]`` receives its sweeps so far (else -1) and it is
+    left to ``mode=REFINE``, which runs the remaining sweeps of those documents in float64
+    (``table``: ``exp_topic_word``) until the change is below ``tol``. The statistics of a
+    document are added once its sweeps are over, in document order in each call, so that
+    a block's result does not depend on the thread count."""
     n_comp = alpha.shape[0]
+    refine = mode == REFINE
     random_starts = starts.shape[0] == indptr.shape[0] - 1
-    stats[...] = 0.0  # here, in this block's thread, rather than serially by the caller
-    et = np.empty(n_comp)
-    elog = np.empty(n_comp)
+    if not refine:
+        stats[...] = 0.0  # here, in this block's thread, rather than serially by the caller
     longest = 0
     for d in range(first, last):
         longest = max(longest, indptr[d + 1] - indptr[d])
-    longest = -(-longest // WORD_PAD) * WORD_PAD
-    n32 = longest if inner.shape[0] > 0 else 0
-    work = (et, np.empty(n_comp, inner.dtype), np.empty((n_comp, n32), inner.dtype),
-            np.empty(n32, inner.dtype), np.empty(n32, inner.dtype), np.empty(n_comp),
-            np.empty((n_comp, longest)), np.empty(longest), np.empty(longest))  # fmt: skip
+    n_tab = -(-longest // WORD_PAD) * WORD_PAD if table.shape[0] > 0 else 0
+    et, elog, et_c = np.empty(n_comp), np.empty(n_comp), np.empty(n_comp, table.dtype)
+    local, counts, norm = (np.empty((n_comp, n_tab), table.dtype), np.empty(n_tab, table.dtype),
+                           np.empty(n_tab, table.dtype))  # fmt: skip
     for d in range(first, last):
         lo, hi = indptr[d], indptr[d + 1]
         g = gamma[d]
-        if lo == hi:
-            for k in range(n_comp):
-                g[k] = alpha[k]
-            continue
-        if mode == FRESH:
-            length = 0.0
+        if refine:
+            if pending[d] < 0:
+                continue
+            sweep, budget, stop = True, max_iter - pending[d], tol
+        else:
+            pending[d] = -1
+            if lo == hi:
+                for k in range(n_comp):
+                    g[k] = alpha[k]
+                continue
+            length, total = 0.0, 0.0
             for j in range(lo, hi):
                 length += data[j]
             for k in range(n_comp):
-                g[k] = starts[d, k] if random_starts else alpha[k] + length / n_comp
-        terms[3] += _doc_fixed_point(
-            lo, hi, indices, data, exp_topic_word, inner, alpha, g, work, max_iter, tol
-        )
+                if mode == FRESH:
+                    g[k] = starts[d, k] if random_starts else alpha[k] + length / n_comp
+                total += g[k]
+            sweep = n_tab > 0 and max_iter > 0 and total + length < FLOAT32_MAX_LENGTH
+            budget, stop = max_iter, max(tol, FLOAT32_FLOOR * total / n_comp)
+        used, status = 0, 2
+        if sweep:  # one call site each, so that they are inlined
+            n = _gather(lo, hi, indices, data, table, local, counts)
+            used, status = _sweeps(n, local, counts, alpha, g, et, et_c, norm, budget, stop)
+        terms[3] += used
+        if not refine and status != 1 and not (status == 0 and stop == tol) and used < max_iter:
+            pending[d] = used
+            continue
         # phi at its optimum for the final gamma: the statistics and the bound, in float64
         shift = _e_log_theta(g, elog, et)
         terms[0] += _words_term(lo, hi, indices, data, exp_topic_word, word_shift, et, shift, stats)
@@ -447,24 +452,29 @@ def _e_step_block(
         terms[2] += 1.0
 
 
-def _e_step(indptr, indices, data, exp_topic_word, inner, word_shift, alpha, alpha_table,
-            alpha_total, total_row, gamma, mode, starts, max_iter, tol, blocks, terms_b,
+def _e_step(indptr, indices, data, exp_topic_word, table, word_shift, alpha, alpha_table,
+            alpha_total, total_row, gamma, mode, starts, max_iter, tol, pending, blocks, terms_b,
             elt_b):  # fmt: skip
     """The blocks of :func:`e_step` in parallel (block ``b``: :func:`_e_step_block` into
-    ``blocks[b]``, ``terms_b[b]``, ``elt_b[b]``), then ``blocks`` summed in block order
-    (in parallel over the vocabulary); returns that sum."""
+    ``blocks[b]``, ``terms_b[b]``, ``elt_b[b]``); then, unless documents are left to
+    ``mode=REFINE``, ``blocks`` summed in block order (in parallel over the vocabulary).
+    Returns that sum, or an array with no rows if documents are left."""
     n_docs = indptr.shape[0] - 1
     nb, n_words, n_comp = blocks.shape
     size = (n_docs + nb - 1) // nb
     for b in prange(nb):
         _e_step_block(
             b * size, min(n_docs, (b + 1) * size), indptr, indices, data, exp_topic_word,
-            inner, word_shift, alpha, alpha_table, alpha_total, total_row, gamma, mode, starts,
-            max_iter, tol, blocks[b], terms_b[b], elt_b[b],
+            table, word_shift, alpha, alpha_table, alpha_total, total_row, gamma, mode, starts,
+            max_iter, tol, pending, blocks[b], terms_b[b], elt_b[b],
         )  # fmt: skip
-    stats = np.empty((n_words, n_comp))
+    left = False
+    if mode != REFINE:
+        for d in range(n_docs):
+            left |= pending[d] >= 0
+    stats = np.empty((0 if left else n_words, n_comp))
     chunk = 256
-    for c in prange((n_words + chunk - 1) // chunk):
+    for c in prange((stats.shape[0] + chunk - 1) // chunk):
         for w in range(c * chunk, min(n_words, (c + 1) * chunk)):
             for k in range(n_comp):
                 total = 0.0
@@ -489,8 +499,10 @@ def e_step(indptr, indices, data, exp_topic_word, inner, word_shift, alpha, gamm
 
     ``inner``: the float32 topic matrix of the fixed point's float32 sweeps, ``(V,
     K)`` (see the module docstring), or an array with no rows to iterate in float64
-    only. ``sstats``: if True, return the expected topic-word counts
-    ``S[w, k] = sum_d n_dw phi_dwk`` (vocabulary-major); otherwise an empty array.
+    only. The documents the float32 sweeps leave short of ``tol`` go on in float64 in a
+    second call of the kernel (:func:`_e_step_block`), compiled only when a fit needs it.
+    ``sstats``: if True, return the expected topic-word counts ``S[w, k] = sum_d n_dw
+    phi_dwk`` (vocabulary-major); otherwise an empty array.
 
     The documents are split into ``n_blocks`` blocks (0: :func:`n_doc_blocks`), each with
     its own accumulators (:func:`_e_step_block`), summed in block order: by the parallel
@@ -511,18 +523,23 @@ def e_step(indptr, indices, data, exp_topic_word, inner, word_shift, alpha, gamm
     blocks = np.empty((nb, n_words if sstats else 0, n_comp))
     terms_b, elt_b = np.zeros((nb, 4)), np.zeros((nb, n_comp))
     alpha_total = math.fsum(alpha)
-    table = increment_table(np.append(alpha, alpha_total))
-    args = (indptr, indices, data, exp_topic_word, inner, word_shift, alpha, table[:-1],
-            alpha_total, table[-1], gamma, mode, starts, max_iter, tol)  # fmt: skip
-    if serial or nb == 1:
-        size = (n_docs + nb - 1) // nb
-        for b in range(nb):
-            _e_step_block(b * size, min(n_docs, (b + 1) * size), *args, blocks[b], terms_b[b],
-                          elt_b[b])  # fmt: skip
-        stats = blocks[0] if nb == 1 else blocks.sum(axis=0)  # in block order
-    else:
-        stats = _e_step_parallel(*args, blocks, terms_b, elt_b)
-    return stats, terms_b.sum(axis=0), elt_b.sum(axis=0)
+    tables = increment_table(np.append(alpha, alpha_total))
+    pending = np.empty(n_docs, dtype=np.int64)
+    for phase, table in ((mode, inner), (REFINE, exp_topic_word)):
+        args = (indptr, indices, data, exp_topic_word, table, word_shift, alpha, tables[:-1],
+                alpha_total, tables[-1], gamma, phase, starts, max_iter, tol, pending)  # fmt: skip
+        if serial or nb == 1:
+            size = (n_docs + nb - 1) // nb
+            for b in range(nb):
+                _e_step_block(b * size, min(n_docs, (b + 1) * size), *args, blocks[b],
+                              terms_b[b], elt_b[b])  # fmt: skip
+            done = phase == REFINE or not np.any(pending >= 0)
+            stats = blocks[0] if nb == 1 or not done else blocks.sum(axis=0)  # in block order
+        else:
+            stats = _e_step_parallel(*args, blocks, terms_b, elt_b)
+            done = phase == REFINE or not np.any(pending >= 0)
+        if done:  # the float64 build of the kernel is compiled only when a fit needs it
+            return stats, terms_b.sum(axis=0), elt_b.sum(axis=0)
 
 
 @jit
@@ -677,78 +694,6 @@ _e_step_parallel = jit_parallel(_e_step)
 cvb0_counts = jit_parallel(_cvb0_counts)
 cvb0_pass = jit_parallel(_cvb0_pass)
 cvb0_pass_serial = jit(_cvb0_pass)
-
-
-# ---------------------------------------------------------------- input structure
-def check_sparse_structure(X, whom):
-    """Check the index arrays of a sparse matrix before any kernel reads through them.
-
-    SciPy does not check them (an index out of range makes a kernel read or write out of
-    bounds). For CSR and CSC: ``indptr`` has one entry per row (column) plus one, starts
-    at 0, never decreases and ends at most at ``len(indices) == len(data)``; every index
-    of a stored entry is in ``[0, n_columns)`` (``[0, n_rows)``). For COO: the row and
-    column indices are within the shape. One vectorised pass over the index arrays; the
-    input is never modified. Entries stored past ``indptr[-1]`` are dropped on a copy.
-
-    Parameters
-    ----------
-    X : sparse matrix or array
-        Only CSR, CSC and COO are inspected; other formats are returned unchanged
-        (SciPy converts them through COO, which it checks).
-    whom : str
-        Name of the caller, for the message.
-
-    Returns
-    -------
-    X : sparse matrix or array
-        ``X``, or a copy without the entries past ``indptr[-1]``.
-
-    Raises
-    ------
-    ValueError
-        Naming the inconsistency and the limit it breaks.
-    """
-    fmt = getattr(X, "format", None)
-    if fmt in ("csr", "csc"):
-        n_major, n_minor = X.shape if fmt == "csr" else X.shape[::-1]
-        indptr, indices = np.asarray(X.indptr), np.asarray(X.indices)
-        prefix = f"{whom}: malformed {fmt.upper()} input:"
-        if indptr.ndim != 1 or indptr.shape[0] != n_major + 1:
-            raise ValueError(
-                f"{prefix} indptr has {indptr.shape} entries; expected {n_major + 1} "
-                f"({'rows' if fmt == 'csr' else 'columns'} + 1)."
-            )
-        if indices.shape != np.shape(X.data):
-            raise ValueError(
-                f"{prefix} indices and data have {indices.shape[0]} and "
-                f"{np.shape(X.data)[0]} entries; they must have the same length."
-            )
-        if indptr[0] != 0 or indptr[-1] > indices.shape[0]:
-            raise ValueError(
-                f"{prefix} indptr must start at 0 and end at most at len(indices)="
-                f"{indices.shape[0]}; it runs from {indptr[0]} to {indptr[-1]}."
-            )
-        if n_major and np.any(np.diff(indptr) < 0):
-            raise ValueError(f"{prefix} indptr must be non-decreasing.")
-        nnz = int(indptr[-1])
-        if nnz:
-            lo, hi = indices[:nnz].min(), indices[:nnz].max()
-            if lo < 0 or hi >= n_minor:
-                raise ValueError(
-                    f"{prefix} its {'column' if fmt == 'csr' else 'row'} indices must be "
-                    f"in [0, {n_minor}); they range from {lo} to {hi}."
-                )
-        if nnz < indices.shape[0]:
-            X = X.copy()
-            X.prune()
-    elif fmt == "coo":
-        for name, index, size in (("row", X.row, X.shape[0]), ("col", X.col, X.shape[1])):
-            if index.size and (index.min() < 0 or index.max() >= size):
-                raise ValueError(
-                    f"{whom}: malformed COO input: its {name} indices must be in [0, {size}); "
-                    f"they range from {index.min()} to {index.max()}."
-                )
-    return X
 
 
 # ------------------------------------------------------------------------ the model
@@ -1009,15 +954,32 @@ def add_stats(a, b):
     return total._replace(e_log_theta_sum=top, e_log_theta_err=lo - (top - hi))
 
 
+class Rows(NamedTuple):
+    """Rows of a canonical CSR matrix as the kernels read them (:func:`doc_stats`), built
+    without SciPy's checks (a mini-batch's are made about a hundred times per pass)."""
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    shape: tuple
+
+
+def rows_of(X, lo, hi):
+    """Rows ``lo..hi-1`` of the canonical CSR ``X`` as :class:`Rows` (views of its
+    ``data`` and ``indices``)."""
+    a, b = X.indptr[lo], X.indptr[hi]
+    return Rows(X.data[a:b], X.indices[a:b], X.indptr[lo : hi + 1] - a, (hi - lo, X.shape[1]))
+
+
 def cut_to_words(X):
-    """``(words, cut)``: the sorted vocabulary indices ``X`` (canonical CSR) has and ``X``
-    with its column indices renumbered among them (``len(words)`` columns, at least 1)."""
+    """``(words, cut)``: the sorted vocabulary indices ``X`` (canonical CSR or
+    :class:`Rows`) has and ``X`` with its column indices renumbered among them
+    (:class:`Rows`, ``len(words)`` columns, at least 1)."""
     seen = np.zeros(X.shape[1], dtype=bool)
     seen[X.indices] = True
     words = np.flatnonzero(seen)
     local = np.cumsum(seen, dtype=X.indices.dtype) - 1
-    cut = X.__class__((X.data, local[X.indices], X.indptr), shape=(X.shape[0], max(len(words), 1)))
-    return words, cut
+    return words, Rows(X.data, local[X.indices], X.indptr, (X.shape[0], max(len(words), 1)))
 
 
 def documents_bound(stats):
@@ -1299,7 +1261,8 @@ def online_pass(X, state, batch_size, rhos, settings, learn_alpha, learn_eta):
     ELBO (each with the topics of its step)."""
     n_docs = X.shape[0]
     rows = range(0, n_docs, batch_size)
-    batches = ((X[lo : lo + batch_size], rho) for lo, rho in zip(rows, rhos, strict=True))
+    batches = ((rows_of(X, lo, min(lo + batch_size, n_docs)), rho)
+               for lo, rho in zip(rows, rhos, strict=True))  # fmt: skip
     # a corpus of one block evaluates with the serial kernel: its steps too (same results)
     serial = n_doc_blocks(n_docs, state.topics.components.size) == 1
     return online_steps(batches, state, 0.0, n_docs, settings, learn_alpha, learn_eta, serial)
@@ -1310,8 +1273,10 @@ def _cvb0_initial(X, structure, prior, n_topics, random_state):
     topic = random_state.randint(n_topics, size=X.nnz)
     resp = np.zeros((X.nnz, n_topics), dtype=np.float32)
     resp[np.arange(X.nnz), topic] = 1.0
-    word_topic = np.empty((n_words, n_topics))
-    cvb0_counts(X.data, structure.csc_ptr, structure.csc_pos, resp, word_topic)
+    # cvb0_counts of these one-hot responsibilities, without compiling it: the same sums of
+    # the counts, in the same (document) order within each word
+    cells = X.indices.astype(np.int64) * n_topics + topic
+    word_topic = np.bincount(cells, X.data, minlength=n_words * n_topics).reshape(n_words, -1)
     topics = make_topics(prior.eta + word_topic.T)
     doc = np.repeat(np.arange(n_docs), np.diff(X.indptr))
     doc_topic = np.bincount(doc * n_topics + topic, X.data, minlength=n_docs * n_topics)
@@ -1328,7 +1293,11 @@ def cvb0_sweep(X, structure, state):
     resp, word_topic = state.cvb0.resp, state.cvb0.word_topic.copy()
     topic_total = word_topic.sum(axis=0) + word_topic.shape[0] * eta
     gamma = state.gamma.copy()
-    cvb0_pass(
+    # one task per block and a small vocabulary: nothing to run in parallel, and the serial
+    # twin (the same results) compiles in a fraction of the time
+    n_blocks = structure.edges.shape[0] - 1
+    small = X.shape[0] <= n_blocks * CVB0_TASK_DOCS and X.shape[1] * n_blocks <= 2**16
+    (cvb0_pass_serial if small else cvb0_pass)(
         X.indptr, X.indices, X.data, structure.csc_ptr, structure.csc_pos, structure.csc_doc,
         structure.edges, resp, word_topic, topic_total, gamma, alpha, eta,
     )  # fmt: skip

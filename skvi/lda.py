@@ -15,7 +15,7 @@ from . import _dask, _lda_dask
 from . import _lda_kernels as kern
 from ._base import VariationalEstimator, keep_if_not_lower, learning_rate
 from ._jit import num_threads
-from ._lda_kernels import MAX_TOKENS
+from ._sparse_checks import check_sparse_structure
 
 
 class _Corpus(NamedTuple):
@@ -258,11 +258,11 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     # ------------------------------------------------------------- validation
     def _check_X(self, X, *, reset, whom):
         """Validate ``X`` (float64 or float32, kept; non-negative; CSR), after checking a
-        sparse input's index arrays (``_lda_kernels.check_sparse_structure``). Duplicate or
+        sparse input's index arrays (``_sparse_checks.check_sparse_structure``). Duplicate or
         unsorted column indices are summed and sorted on a copy (the input is never
         modified)."""
         if sp.issparse(X):
-            X = kern.check_sparse_structure(X, whom)
+            X = check_sparse_structure(X, whom)
         X = validate_data(self, X, reset=reset, accept_sparse="csr", dtype=[np.float64, np.float32])
         check_non_negative(X, whom)
         return _lda_dask.canonical_csr(X)
@@ -281,10 +281,10 @@ class VariationalLDA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Variatio
     @staticmethod
     def _check_tokens(n_tokens, whom, what="X.sum()"):
         """Raise if a corpus of ``n_tokens`` tokens is too large for float64."""
-        if not n_tokens <= MAX_TOKENS:
+        if not n_tokens <= kern.MAX_TOKENS:
             raise ValueError(
                 f"{whom}: {what} = {n_tokens:.3g} tokens; VariationalLDA's float64 "
-                f"arithmetic allows at most {MAX_TOKENS:g}. Rescale the counts."
+                f"arithmetic allows at most {kern.MAX_TOKENS:g}. Rescale the counts."
             )
 
     def _resolve_priors(self, n_features):

@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, check_non_negative
 
-from ._lda_kernels import check_sparse_structure as _check_sparse_structure
+from ._sparse_checks import check_sparse_structure as _check_sparse_structure
 
 __all__ = ["document_completion_perplexity", "perplexity_from_theta", "topic_coherence"]
 

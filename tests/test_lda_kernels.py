@@ -210,6 +210,9 @@ def test_float32_underflow_falls_back_to_float64():
     local, counts = np.empty((2, kern.WORD_PAD), np.float32), np.empty(kern.WORD_PAD, np.float32)
     n = kern._gather(0, 2, indices, data, inner, local, counts)
     assert n == kern.WORD_PAD
+    # the words gathered word-minor, padded with words of count 0
+    assert np.array_equal(local[:, :2], inner.T) and np.all(local[:, 2:] == 1.0)
+    assert np.array_equal(counts, np.r_[data, np.zeros(n - 2)])
     et, et32, norm = np.empty(2), np.empty(2, np.float32), np.empty(n, np.float32)
     sweeps, status = kern._sweeps(n, local, counts, alpha, gamma, et, et32, norm, 10, 1e-3)
     assert (sweeps, status) == (0, 2)
@@ -715,16 +718,27 @@ def test_cut_to_words_renumbers_the_columns_a_chunk_has():
     words, cut = kern.cut_to_words(X)
     assert np.array_equal(words, np.unique(X.indices))
     assert cut.shape == (30, len(words)) and cut.indices.dtype == X.indices.dtype
-    assert np.array_equal(cut.toarray(), X.toarray()[:, words])
+    dense = sp.csr_matrix((cut.data, cut.indices, cut.indptr), shape=cut.shape).toarray()
+    assert np.array_equal(dense, X.toarray()[:, words])
     empty, none = kern.cut_to_words(sp.csr_matrix((4, 9)))
-    assert empty.size == 0 and none.shape == (4, 1) and none.nnz == 0
+    assert empty.size == 0 and none.shape == (4, 1) and none.indices.size == 0
+    # rows of a CSR matrix, as the in-memory online passes cut their mini-batches
+    rows = kern.rows_of(X, 7, 19)
+    assert rows.shape == (12, 50) and rows.indptr[0] == 0
+    part = sp.csr_matrix((rows.data, rows.indices, rows.indptr), shape=rows.shape)
+    assert np.array_equal(part.toarray(), X[7:19].toarray())
 
 
+@pytest.mark.parametrize("long_docs", [False, True])
 @pytest.mark.parametrize("n_blocks", [1, 3, 4])
-def test_e_step_in_given_blocks_serial_parallel_and_threads(n_blocks, thread_counts):
+def test_e_step_in_given_blocks_serial_parallel_and_threads(n_blocks, long_docs, thread_counts):
     X, lam, alpha = _problem(n_docs=128, n_words=60, k=4, seed=12)
+    if long_docs:  # every 5th document: most stop their float32 sweeps at the float32
+        X = sp.diags(np.where(np.arange(128) % 5 == 0, 1e4, 1.0)) @ X  # floor, then float64
+        X = sp.csr_matrix(X)
     _, etw, shift = _topics(lam)
     starts = np.random.RandomState(1).gamma(100.0, 0.01, (128, 4))
+    starts[::5] *= np.asarray(X[::5].sum(axis=1)) / 4  # (the floor is that of the start)
     out = {}
     one, two = thread_counts
     for name, serial, threads in [("serial", True, one), ("one", False, one), ("all", False, two)]:
@@ -741,6 +755,12 @@ def test_e_step_in_given_blocks_serial_parallel_and_threads(n_blocks, thread_cou
         for x, y in zip(got[1:], ref[1], strict=True):
             assert_allclose(x, y, rtol=1e-12, atol=1e-12, err_msg=name)
         assert all(np.array_equal(x, y) for x, y in zip(got, out["serial"], strict=True))
+    # a float64 last sweep makes gamma sum to alpha + n_d to round-off, a float32 one not
+    lengths = np.asarray(X.sum(axis=1)).ravel()
+    fifth = (np.arange(128) % 5 == 0)[lengths > 0]
+    gamma, lengths = out["serial"][0][lengths > 0], lengths[lengths > 0]
+    error = np.abs(gamma.sum(axis=1) - alpha.sum() - lengths) / lengths
+    assert (np.sum(error[fifth] < 1e-13) >= 5) == long_docs and np.min(error[~fifth]) > 1e-12
 
 
 def test_online_steps_equal_dense_steps_in_online_blocks():
