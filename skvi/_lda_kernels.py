@@ -96,7 +96,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import gammaln, psi, zeta
+from scipy.special import gammaln
 
 from ._jit import jit, jit_parallel, prange
 from ._special import (
@@ -104,6 +104,7 @@ from ._special import (
     digamma_array,
     dirichlet_kl_from_prior,
     exp_digamma_fast,
+    increment_table,
     inverse_digamma,
     log_dirichlet_norm,
     trigamma,
@@ -247,16 +248,6 @@ def topic_kl(components, e_log_beta, eta):
     for lam, e_log in zip(components, e_log_beta, strict=True):
         value += dirichlet_kl_from_prior(prior, table[:1], total, table[1], lam, e_log)
     return value
-
-
-def increment_table(x):
-    """``(lgamma(x), psi(x), x psi'(x))`` for each entry of ``x`` (> 0), as rows of a (n, 3)
-    array: the base points of :func:`skvi._special.dirichlet_kl_from_prior` (the values of
-    :func:`skvi._special.increment_table`, from SciPy: a few entries per call need no
-    compiling). ``x psi'(x) = 1/x + x psi'(x + 1)``, finite for every positive ``x``, with
-    ``psi'(y) = zeta(2, y)`` (Hurwitz)."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.stack([gammaln(x), psi(x), 1.0 / x + x * zeta(2.0, x + 1.0)], axis=1)
 
 
 def n_doc_blocks(n_docs, n_cells, block_docs=MIN_BLOCK_DOCS):

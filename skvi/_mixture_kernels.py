@@ -53,9 +53,9 @@ are the responsibility-weighted sums of the same features, ``sum_n w_n r_nk [1, 
 (:attr:`MixtureStats.moments`). One pass over the data computes both, as small matrix
 products over sub-blocks of rows.
 
-Parallel kernels split the rows into blocks of a fixed size (:data:`skvi._jit.BLOCK_ROWS`),
-give each block its own accumulator and reduce the blocks in index order, so the result
-does not depend on the number of threads.
+Parallel kernels split the rows into blocks sized by the number of rows alone
+(:func:`skvi._mixture_estep.block_rows`), give each block its own accumulator and reduce
+the blocks in index order, so the result does not depend on the number of threads.
 """
 
 import functools

@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 from scipy.special import digamma as sp_digamma
-from scipy.special import gammaln
+from scipy.special import gammaln, zeta
 
 from ._jit import jit
 
@@ -598,18 +598,13 @@ def lgamma_increment(x, d, y, lgamma_x, psi_x, x_trigamma_x):
     return math.lgamma(y) - lgamma_x
 
 
-@jit
 def increment_table(x):
-    """``(lgamma(x), psi(x), x psi'(x))`` for each entry of ``x``, as rows of a (n, 3)
-    array: what :func:`lgamma_increment` takes from its base point. ``x psi'(x)`` is
-    computed as ``1/x + x psi'(x + 1)``, finite for every positive ``x``."""
-    out = np.empty((x.shape[0], 3))
-    for i in range(x.shape[0]):
-        v = x[i]
-        out[i, 0] = math.lgamma(v)
-        out[i, 1] = digamma(v)
-        out[i, 2] = 1.0 / v + v * trigamma(v + 1.0)
-    return out
+    """``(lgamma(x), psi(x), x psi'(x))`` for each entry of ``x`` (> 0), as rows of a (n, 3)
+    array: what :func:`lgamma_increment` takes from its base point. SciPy (a few entries
+    per call need no compiling); ``x psi'(x)`` is computed as ``1/x + x psi'(x + 1)``,
+    finite for every positive ``x``, with ``psi'(y) = zeta(2, y)`` (Hurwitz)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.stack([gammaln(x), sp_digamma(x), 1.0 / x + x * zeta(2.0, x + 1.0)], axis=1)
 
 
 @jit

@@ -13,7 +13,7 @@ from numpy.testing import assert_allclose
 from scipy.special import logsumexp
 
 from skvi import _mixture_estep as est
-from skvi._jit import BLOCK_ROWS
+from skvi._jit import BLOCK_ROWS, n_blocks
 
 CTYPES = {"full": est.FULL, "tied": est.TIED, "diag": est.DIAG, "spherical": est.SPHERICAL}
 
@@ -107,14 +107,23 @@ def test_exp_of_minus_infinity_and_far_below_underflow_is_exactly_zero():
 @pytest.mark.parametrize("ctype", list(CTYPES))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n", [1, 37, 2 * BLOCK_ROWS + 301])
-def test_estep_stats_match_the_numpy_reference(ctype, dtype, n):
+@pytest.mark.parametrize("n_comp", [6, 16])  # both orientations of the statistics
+def test_estep_stats_match_the_numpy_reference(ctype, dtype, n, n_comp):
     code = CTYPES[ctype]
-    X, w, shift, inv_scale, coef = _problem(n, 5, 6, code, dtype)
+    X, w, shift, inv_scale, coef = _problem(n, 5, n_comp, code, dtype)
     stats, extra = est.estep_stats(X, w, shift, inv_scale, coef, code)
     ref_stats, ref_extra, _, _ = _reference(X, w, shift, inv_scale, coef, code)
     assert stats.shape == coef.shape and stats.dtype == np.float64
     assert _max_rel(stats, ref_stats) < 1e-13
     assert_allclose(extra, ref_extra, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [0, 1, BLOCK_ROWS, BLOCK_ROWS + 1, 1437, 50 * BLOCK_ROWS - 3])
+def test_blocks_are_equal_cover_every_row_and_stay_within_block_rows(n):
+    rows, nb = est.block_rows(n), n_blocks(n)
+    assert 1 <= rows <= BLOCK_ROWS
+    assert (nb - 1) * rows < max(n, 1) <= nb * rows  # every block has rows, all are covered
+    assert nb * rows - max(n, 1) < nb  # equal up to one row per block
 
 
 @pytest.mark.parametrize("d", [20, 64])
