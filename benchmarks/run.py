@@ -36,6 +36,7 @@ from .plots import draw
 SUITES = {
     "mixture": ".bench_mixture",
     "lda": ".bench_lda",
+    "lda_online": ".bench_lda_online",
     "regression": ".bench_regression",
     "coldstart": ".bench_coldstart",
     "dask": ".bench_dask",

@@ -1025,9 +1025,8 @@ def stochastic_update_topics(stats, topics, prior, rho, scale):
     r"""A natural-gradient step on a mini-batch whose statistics stand for ``scale``
     times theirs (Hoffman et al. 2010): :math:`\lambda \leftarrow (1-\rho)\lambda +
     \rho(\eta + \frac{D}{|B|} S_B)`."""
-    return make_topics(
-        (1 - rho) * topics.components + rho * (prior.eta + scale * stats.topic_word.T)
-    )
+    lam, words = topics.components.copy(), np.arange(topics.components.shape[1])
+    return make_topics(step_components(lam, words, stats.topic_word, rho, prior.eta, scale))
 
 
 def update_alpha(alpha, e_log_theta_mean, rho=1.0, polish=False):
@@ -1234,14 +1233,22 @@ def online_steps(batches, state, bound, n_total, settings, learn_alpha, learn_et
     return state._replace(topics=topics or make_topics(components)), bound
 
 
+@jit
 def step_components(components, words, topic_word, rho, eta, scale):
-    """:func:`stochastic_update_topics`'s lambda, the statistics ``topic_word`` (V_b, K)
-    being those of the columns ``words`` (the same operations; the others' are zero), in
-    place of ``components`` (no temporary of its size)."""
-    columns = (1 - rho) * components[:, words] + rho * (eta + scale * topic_word.T)
-    components *= 1 - rho
-    components += rho * eta
-    components[:, words] = columns
+    """:func:`stochastic_update_topics`'s lambda, ``(1 - rho) lambda + rho (eta + scale
+    S)``, the statistics ``topic_word`` ``S`` (V_b, K) being those of the columns ``words``
+    (the others' are zero): one pass over ``components`` (K, V), in place (no temporary
+    of its size)."""
+    keep, add = 1.0 - rho, rho * eta
+    new = np.empty(words.shape[0])
+    for k in range(components.shape[0]):
+        row = components[k]
+        for i in range(words.shape[0]):
+            new[i] = keep * row[words[i]] + rho * (eta + scale * topic_word[i, k])
+        for w in range(row.shape[0]):
+            row[w] = keep * row[w] + add
+        for i in range(words.shape[0]):
+            row[words[i]] = new[i]
     return components
 
 

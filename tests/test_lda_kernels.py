@@ -551,6 +551,18 @@ def test_stochastic_update_topics_is_the_natural_gradient_step():
     assert_allclose(new.e_log_beta, nv.dirichlet_expectation(new.components), rtol=1e-12)
 
 
+def test_step_components_is_the_dense_step_with_zero_statistics_off_the_batch():
+    rng = np.random.default_rng(3)
+    lam, words = rng.gamma(2.0, 1.0, (4, 30)), np.array([2, 5, 6, 17, 29])
+    topic_word = rng.gamma(1.0, 1.0, (words.size, 4))
+    full = np.zeros((30, 4))
+    full[words] = topic_word
+    expected = (1 - 0.3) * lam + 0.3 * (0.2 + 12.5 * full.T)  # the NumPy reference
+    got = kern.step_components(lam.copy(), words, topic_word, 0.3, 0.2, 12.5)
+    assert_allclose(got, expected, rtol=1e-14)
+    assert not np.allclose(got, lam)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_update_alpha_maximises_the_elbo(seed):
     rng = np.random.RandomState(seed)
