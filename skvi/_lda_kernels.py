@@ -582,21 +582,6 @@ def cvb0_structure(indptr, indices, n_words, n_blocks=CVB0_BLOCKS):
     return CVB0Structure(csc_ptr, csc_pos, doc_of[csc_pos], np.unique(edges))
 
 
-def _cvb0_counts(data, csc_ptr, csc_pos, resp, word_topic):
-    """``word_topic[w, k] = sum_{j: w_j = w} n_j r_jk`` (in place), in parallel over
-    the vocabulary, each word's entries summed in document order."""
-    n_words, n_comp = word_topic.shape
-    for w in prange(n_words):
-        row = word_topic[w]
-        for k in range(n_comp):
-            row[k] = 0.0
-        for t in range(csc_ptr[w], csc_ptr[w + 1]):
-            j = csc_pos[t]
-            c = data[j]
-            for k in range(n_comp):
-                row[k] += c * resp[j, k]
-
-
 @jit
 def _cvb0_doc(lo, hi, indices, data, resp, delta, base, word_topic, topic_total, alpha, eta,
               doc_topic, new, doc_delta):  # fmt: skip
@@ -682,7 +667,6 @@ def _cvb0_pass(indptr, indices, data, csc_ptr, csc_pos, csc_doc, edges, resp, wo
 _e_step_parallel = jit_parallel(_e_step)
 
 
-cvb0_counts = jit_parallel(_cvb0_counts)
 cvb0_pass = jit_parallel(_cvb0_pass)
 cvb0_pass_serial = jit(_cvb0_pass)
 
@@ -1271,8 +1255,8 @@ def _cvb0_initial(X, structure, prior, n_topics, random_state):
     topic = random_state.randint(n_topics, size=X.nnz)
     resp = np.zeros((X.nnz, n_topics), dtype=np.float32)
     resp[np.arange(X.nnz), topic] = 1.0
-    # cvb0_counts of these one-hot responsibilities, without compiling it: the same sums of
-    # the counts, in the same (document) order within each word
+    # N_wk = sum_{j: w_j = w} n_j r_jk of these one-hot responsibilities (np.bincount adds
+    # each word's counts in document order)
     cells = X.indices.astype(np.int64) * n_topics + topic
     word_topic = np.bincount(cells, X.data, minlength=n_words * n_topics).reshape(n_words, -1)
     topics = make_topics(prior.eta + word_topic.T)

@@ -363,14 +363,20 @@ def _cvb0_problem(n_docs=30, n_words=20, k=3, seed=0):
     return X, alpha, structure, resp
 
 
+def _word_topic(X, resp):
+    """``N_wk = sum_{j: w_j = w} n_j r_jk`` in NumPy, each word's entries in document order."""
+    full = np.zeros((X.shape[1], resp.shape[1]))
+    np.add.at(full, X.indices, X.data[:, None] * resp)
+    return full
+
+
 def _cvb0_run(X, alpha, eta, structure, resp, n_passes=1, kernel=None):
     """``n_passes`` passes of ``kernel`` from a copy of ``resp``; returns the new
     responsibilities, N_wk, N_k + V eta and the documents' N_dk."""
     csc_ptr, csc_pos, csc_doc, edges = structure
     resp = resp.copy()
     n_words, k = X.shape[1], resp.shape[1]
-    word_topic = np.empty((n_words, k))
-    kern.cvb0_counts(X.data, csc_ptr, csc_pos, resp, word_topic)
+    word_topic = _word_topic(X, resp)
     topic_total = word_topic.sum(axis=0) + n_words * eta
     doc_topic = np.zeros((X.shape[0], k))
     for _ in range(n_passes):
@@ -407,8 +413,7 @@ def test_cvb0_pass_matches_reference(eta):
     assert_allclose(new, expected, rtol=2e-6, atol=1e-7)
     assert_allclose(new.sum(axis=1), 1.0, rtol=1e-6)
     # the counts kept up to date by the blocks' changes are the counts of the new values
-    full = np.empty_like(word_topic)
-    kern.cvb0_counts(X.data, structure[0], structure[1], new, full)
+    full = _word_topic(X, new)
     assert_allclose(word_topic, full, rtol=1e-12, atol=1e-12)
     assert_allclose(topic_total, full.sum(axis=0) + X.shape[1] * eta, rtol=1e-12)
     bounds = zip(X.indptr[:-1], X.indptr[1:], strict=True)
@@ -419,8 +424,7 @@ def test_cvb0_pass_matches_reference(eta):
 def test_cvb0_counts_stay_exact_over_many_passes():
     X, alpha, structure, resp = _cvb0_problem(n_docs=100)
     new, word_topic, topic_total, _ = _cvb0_run(X, alpha, 0.05, structure, resp, n_passes=30)
-    full = np.empty_like(word_topic)
-    kern.cvb0_counts(X.data, structure[0], structure[1], new, full)
+    full = _word_topic(X, new)
     assert_allclose(word_topic, full, rtol=1e-11, atol=1e-11)
     assert np.all(np.isfinite(new)) and new.min() >= 0
 
