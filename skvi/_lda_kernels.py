@@ -92,6 +92,7 @@ count.
 Nothing here imports scikit-learn.
 """
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -148,8 +149,12 @@ FLOAT32_MIN_TOL = 1e-5
 FLOAT32_MAX_LENGTH = 1e8
 MIN_BLOCK_DOCS = 256
 #: An online mini-batch's E-step splits its documents into blocks of at least this many
-#: (a default mini-batch of 128 documents: 4 blocks, run in parallel).
-ONLINE_BLOCK_DOCS = 32
+#: (a default mini-batch of 128 documents: 2 blocks, run in parallel).
+ONLINE_BLOCK_DOCS = 64
+#: The parallel E-step sums its blocks' statistics on the calling thread (rather than in
+#: a second parallel region, whose start costs more than the sum) up to this many cells
+#: (blocks x words x topics: a mini-batch's).
+SERIAL_SUM_CELLS = 2**18
 #: Batch passes over more documents than this draw the documents' random starts per block
 #: of :data:`START_BLOCK_DOCS` documents, each block from its own stream seeded by a key
 #: drawn once per pass and the block's index (:func:`draw_starts`), so that any split of the
@@ -465,14 +470,35 @@ def _e_step(indptr, indices, data, exp_topic_word, table, word_shift, alpha, alp
             left |= pending[d] >= 0
     stats = np.empty((0 if left else n_words, n_comp))
     chunk = 256
-    for c in prange((stats.shape[0] + chunk - 1) // chunk):
-        for w in range(c * chunk, min(n_words, (c + 1) * chunk)):
-            for k in range(n_comp):
-                total = 0.0
-                for b in range(nb):
-                    total += blocks[b, w, k]
-                stats[w, k] = total
+    n_chunks = (stats.shape[0] + chunk - 1) // chunk
+    if nb * stats.size <= SERIAL_SUM_CELLS:  # no second parallel region for a few cells
+        for c in range(n_chunks):
+            _sum_blocks(blocks, stats, c * chunk, min(n_words, (c + 1) * chunk))
+    else:
+        for c in prange(n_chunks):
+            _sum_blocks(blocks, stats, c * chunk, min(n_words, (c + 1) * chunk))
     return stats
+
+
+@jit
+def _sum_blocks(blocks, stats, lo, hi):
+    """``stats[w] = sum_b blocks[b, w]`` for ``lo <= w < hi``, adding the blocks in order."""
+    for w in range(lo, hi):
+        for k in range(stats.shape[1]):
+            total = 0.0
+            for b in range(blocks.shape[0]):
+                total += blocks[b, w, k]
+            stats[w, k] = total
+
+
+@functools.lru_cache(maxsize=8)
+def _alpha_tables(alpha_bytes):
+    """``(sum alpha, increment_table([*alpha, sum alpha]))`` of the prior ``alpha`` given as
+    its float64 bytes: the same few values for every call of an online fit's mini-batches
+    (a cache of the last few priors; the kernels only read them)."""
+    alpha = np.frombuffer(alpha_bytes)
+    alpha_total = math.fsum(alpha)
+    return alpha_total, increment_table(np.append(alpha, alpha_total))
 
 
 def e_step(indptr, indices, data, exp_topic_word, inner, word_shift, alpha, gamma, mode,
@@ -513,8 +539,7 @@ def e_step(indptr, indices, data, exp_topic_word, inner, word_shift, alpha, gamm
     nb = n_blocks or n_doc_blocks(n_docs, n_words * n_comp)
     blocks = np.empty((nb, n_words if sstats else 0, n_comp))
     terms_b, elt_b = np.zeros((nb, 4)), np.zeros((nb, n_comp))
-    alpha_total = math.fsum(alpha)
-    tables = increment_table(np.append(alpha, alpha_total))
+    alpha_total, tables = _alpha_tables(np.asarray(alpha, dtype=np.float64).tobytes())
     pending = np.empty(n_docs, dtype=np.int64)
     for phase, table in ((mode, inner), (REFINE, exp_topic_word)):
         args = (indptr, indices, data, exp_topic_word, table, word_shift, alpha, tables[:-1],

@@ -337,8 +337,7 @@ def dask_sweep(chunks, prior, coef):
     """:func:`~skvi._mixture_kernels.sweep` over the chunks of a Dask array."""
     ctype = prior.covariance_type
     stats = _stats(chunks, _estep_task, _dask.share(coef), ctype)
-    state = kern.new_state(stats, prior)
-    return state, kern.elbo(stats, state.posterior, prior, chunks.units.scale_exp, state.coef)
+    return kern.updated(stats, prior, chunks.units.scale_exp)
 
 
 def state_from_chunk_resp(chunks, prior, rule, arrays):
@@ -355,7 +354,7 @@ def state_from_chunk_resp(chunks, prior, rule, arrays):
     if not dist:  # seeds: the ELBO of the E-step under the factors they give
         stats = _stats(chunks, _estep_task, _dask.share(state.coef), ctype)
         stats = kern.scale_stats(stats, factor)
-    return state, kern.elbo(stats, state.posterior, prior, e, state.coef)
+    return state, kern.elbo(stats, state.posterior, prior, e, state.coef, state.kl)
 
 
 def dask_initial_state(chunks, prior, n_components, init_params, random_state):

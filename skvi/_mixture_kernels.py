@@ -24,7 +24,9 @@ The functions:
 * :func:`update` (the M-step, Bishop 10.58-10.63): statistics and prior to posterior;
   :func:`coefficients` (the E-step's linear map, Bishop 10.46 with 10.64-10.66);
 * :func:`elbo` (Bishop 10.70, every constant included) from statistics, posterior and
-  prior, with :func:`kl_weights` and :func:`kl_gauss`;
+  prior, with :func:`kl_weights` and :func:`kl_gauss`; :func:`new_state` does the
+  update, the coefficients and the KL terms of 'diag' in one compiled call
+  (:mod:`skvi._mixture_diag`: on small data their NumPy calls cost as much as the E-step);
 * :func:`predictive`, :func:`log_predictive` and :func:`sample_predictive` (Bishop
   10.81), :func:`log_resp` (the responsibilities of new data);
 * the steps the estimator's fit loop takes, on a :class:`Chunk` of data: :func:`sweep`
@@ -67,6 +69,7 @@ from scipy.linalg import lapack
 from scipy.special import digamma, gammaln, logsumexp, xlogy
 
 from ._jit import BLOCK_ROWS
+from ._mixture_diag import diag_posterior
 from ._mixture_estep import (  # noqa: F401  (re-exported: the kernels of this model)
     DIAG,
     FULL,
@@ -189,12 +192,14 @@ class MixturePosterior(NamedTuple):
 
 class MixtureState(NamedTuple):
     """What a fit carries between sweeps: the statistics ``stats`` the ``posterior`` was
-    updated from (running statistics for ``partial_fit``) and the E-step coefficients
-    ``coef`` of the posterior (:func:`coefficients`)."""
+    updated from (running statistics for ``partial_fit``), the E-step coefficients
+    ``coef`` of the posterior (:func:`coefficients`) and, when computed with them ('diag'),
+    the posterior's KL from the prior (:func:`kl_weights` + :func:`kl_gauss`)."""
 
     stats: MixtureStats
     posterior: MixturePosterior
     coef: np.ndarray
+    kl: object = None
 
 
 class MixturePredictive(NamedTuple):
@@ -501,13 +506,25 @@ def coefficients(posterior, prior):
 
 
 def new_state(stats, prior):
-    """The :class:`MixtureState` of the posterior :func:`update` gives from ``stats``."""
-    posterior = update(stats, prior)
-    return MixtureState(stats, posterior, coefficients(posterior, prior))
+    """The :class:`MixtureState` of the posterior :func:`update` gives from ``stats``; for
+    'diag', the same values and the KL in one compiled call
+    (:func:`~skvi._mixture_diag.diag_posterior`)."""
+    if prior.covariance_type != DIAG:
+        posterior = update(stats, prior)
+        return MixtureState(stats, posterior, coefficients(posterior, prior))
+    floats = (prior.mean_precision, prior.degrees_of_freedom)
+    arrays = (np.ascontiguousarray(a, dtype=np.float64) for a in (prior.mean, prior.covariance))
+    *fields, coef, kl = diag_posterior(
+        np.ascontiguousarray(stats.moments), *map(float, floats), *arrays,
+        float(prior.reg_covar), float(prior.weight_concentration), bool(prior.dirichlet_process),
+    )  # fmt: skip
+    if not prior.dirichlet_process:
+        fields[1] = None  # no sticks
+    return MixtureState(stats, MixturePosterior(*fields), coef, kl)
 
 
 # ------------------------------------------------------------------ the ELBO
-def elbo(stats, posterior, prior, scale_exp=0, coef=None):
+def elbo(stats, posterior, prior, scale_exp=0, coef=None, kl=None):
     r"""The ELBO (Bishop 10.70) of :math:`q(Z)` (through ``stats``) and ``posterior``.
 
     :math:`\mathcal L = \sum_{nk} r_{nk} \ln\rho_{nk} - \sum_{nk} r_{nk}\ln r_{nk}
@@ -516,20 +533,17 @@ def elbo(stats, posterior, prior, scale_exp=0, coef=None):
     :math:`\sum_k \mathrm{coef}_k \cdot \sum_n r_{nk} [1, z(x_n)]`. Every constant is
     included; with ``scale_exp`` (the data were divided by ``s = 2**scale_exp``) the
     Jacobian :math:`-d \ln s` per unit of weight makes it the ELBO of the data in their
-    own units. ``coef`` is :func:`coefficients` of the posterior, if already computed.
+    own units. ``coef`` is :func:`coefficients` of the posterior and ``kl`` the sum of
+    :func:`kl_weights` and :func:`kl_gauss`, if already computed (:class:`MixtureState`).
     """
     if coef is None:
         coef = coefficients(posterior, prior)
     expected_log_joint = np.sum(coef * stats.moments)
     # the Jacobian of y = (x - c) / s: ln p(x) = ln p(y) - d ln s per unit of weight
     jacobian = stats.moments[0].sum() * prior.mean.shape[0] * scale_exp * math.log(2.0)
-    return float(
-        expected_log_joint
-        - jacobian
-        - stats.sum_r_log_r
-        - kl_weights(posterior, prior)
-        - kl_gauss(posterior, prior)
-    )
+    if kl is None:
+        kl = kl_weights(posterior, prior) + kl_gauss(posterior, prior)
+    return float(expected_log_joint - jacobian - stats.sum_r_log_r - kl)
 
 
 def kl_weights(posterior, prior):
@@ -588,9 +602,10 @@ def _scaled_stats(chunk, coef, covariance_type):
     return scale_stats(stats, chunk.stats_scale)
 
 
-def _updated(stats, prior, scale_exp):
+def updated(stats, prior, scale_exp):
+    """The :class:`MixtureState` of ``stats`` (:func:`new_state`) and its ELBO."""
     state = new_state(stats, prior)
-    return state, elbo(stats, state.posterior, prior, scale_exp, state.coef)
+    return state, elbo(stats, state.posterior, prior, scale_exp, state.coef, state.kl)
 
 
 def sweep(chunk, prior, coef):
@@ -602,7 +617,7 @@ def sweep(chunk, prior, coef):
     (MixtureState, float)
     """
     stats = _scaled_stats(chunk, coef, prior.covariance_type)
-    return _updated(stats, prior, chunk.units.scale_exp)
+    return updated(stats, prior, chunk.units.scale_exp)
 
 
 def state_from_resp(chunk, prior, resp):
@@ -616,10 +631,10 @@ def state_from_resp(chunk, prior, resp):
     """
     X, w = chunk.X, chunk.weights
     stats = resp_chunk_stats(X, w, chunk.units, resp, prior.covariance_type)
-    state, bound = _updated(scale_stats(stats, chunk.stats_scale), prior, chunk.units.scale_exp)
+    state, bound = updated(scale_stats(stats, chunk.stats_scale), prior, chunk.units.scale_exp)
     if not np.all(np.abs(resp[w > 0].sum(axis=1) - 1.0) <= 1e-9):
         stats = _scaled_stats(chunk, state.coef, prior.covariance_type)
-        bound = elbo(stats, state.posterior, prior, chunk.units.scale_exp, state.coef)
+        bound = elbo(stats, state.posterior, prior, chunk.units.scale_exp, state.coef, state.kl)
     return state, bound
 
 
@@ -642,7 +657,7 @@ def stochastic_update(batch, prior, state, rho, factor, scale_exp):
     """
     state = new_state(blend_stats(state.stats, batch, rho, factor), prior)
     stats = scale_stats(batch, factor)
-    return state, elbo(stats, state.posterior, prior, scale_exp, state.coef)
+    return state, elbo(stats, state.posterior, prior, scale_exp, state.coef, state.kl)
 
 
 def delete_moves(chunk, prior, state, sweep_fn=None):

@@ -274,12 +274,16 @@ def test_sstats_false_returns_an_empty_array_and_the_same_gamma():
     assert np.array_equal(g1, g2) and np.array_equal(t1, t2) and np.array_equal(e1, e2)
 
 
-def test_serial_equals_parallel_and_thread_count_does_not_matter(thread_counts):
-    # 1500 documents: six blocks of 256
-    X, lam, alpha = _problem(n_docs=1500, n_words=80, k=5, seed=6, n_empty=20)
-    assert kern.n_doc_blocks(X.shape[0], X.shape[1] * 5) > 2
+@pytest.mark.parametrize("n_words, k", [(80, 5), (4400, 10)])
+def test_serial_equals_parallel_and_thread_count_does_not_matter(thread_counts, n_words, k):
+    # 1500 documents: six blocks of 256; their statistics summed on the calling thread
+    # (80 words) or in parallel (4400 words: more than SERIAL_SUM_CELLS cells)
+    X, lam, alpha = _problem(n_docs=1500, n_words=n_words, k=k, seed=6, n_empty=20)
+    n_blocks = kern.n_doc_blocks(X.shape[0], X.shape[1] * k)
+    assert n_blocks > 2
+    assert (n_blocks * n_words * k > kern.SERIAL_SUM_CELLS) == (n_words > 80)
     rng = np.random.RandomState(0)
-    starts = rng.gamma(100.0, 0.01, (X.shape[0], 5))
+    starts = rng.gamma(100.0, 0.01, (X.shape[0], k))
     kw = dict(starts=starts, max_iter=100, tol=1e-3, float32=True)
     serial = _run(X, lam, alpha, kernel=functools.partial(kern.e_step, serial=True), **kw)
     one, many = [], []
@@ -784,7 +788,7 @@ def test_online_steps_equal_dense_steps_in_online_blocks():
     X, lam, alpha = _problem(n_docs=300, n_words=70, k=3, seed=13)
     rhos = [0.8, 0.6, 0.5]
     batches = [(X[lo : lo + 128], rho) for lo, rho in zip(range(0, 300, 128), rhos, strict=True)]
-    assert kern.n_doc_blocks(128, 70 * 3, kern.ONLINE_BLOCK_DOCS) == 4
+    assert kern.n_doc_blocks(128, 70 * 3, kern.ONLINE_BLOCK_DOCS) == 2
     new, bound = kern.online_steps(batches, _state(lam, alpha, 0.3, None, seed=5), 0.0, 300,
                                    SETTINGS, False, False)  # fmt: skip
     # the reference: whole-vocabulary tables and the dense step of stochastic_update_topics
