@@ -231,12 +231,26 @@ def topic_tables(components, words):
     _log_beta_parts(components, words, y, e_log_beta, y_total, psi_total)
     e_log_beta += np.log(y, out=y)
     psi_total += np.log(y_total)
-    e_log_beta -= psi_total[:, None]
-    shift = e_log_beta.max(axis=0) if n_cols else np.empty(0)
-    exp_topic_word = np.empty((n_cols, n_comp))
-    np.subtract(e_log_beta.T, shift[:, None], out=exp_topic_word)
+    shift, exp_topic_word = np.empty(n_cols), np.empty((n_cols, n_comp))
+    _shifted_word_major(e_log_beta, psi_total, shift, exp_topic_word)
     np.exp(exp_topic_word, out=exp_topic_word)
     return e_log_beta, exp_topic_word, shift, exp_topic_word.astype(np.float32)
+
+
+@jit
+def _shifted_word_major(e_log_beta, psi_total, shift, out):
+    """``e_log_beta[k] -= psi_total[k]`` (in place), then ``shift[w] = max_k
+    e_log_beta[k, w]`` and ``out[w, k] = e_log_beta[k, w] - shift[w]`` (vocabulary-major)."""
+    n_comp, n_cols = e_log_beta.shape
+    shift[:] = -np.inf
+    for k in range(n_comp):
+        row, p = e_log_beta[k], psi_total[k]
+        for i in range(n_cols):
+            row[i] -= p
+            shift[i] = max(shift[i], row[i])
+    for i in range(n_cols):
+        for k in range(n_comp):
+            out[i, k] = e_log_beta[k, i] - shift[i]
 
 
 def topic_kl(components, e_log_beta, eta):
@@ -975,11 +989,30 @@ def cut_to_words(X):
     """``(words, cut)``: the sorted vocabulary indices ``X`` (canonical CSR or
     :class:`Rows`) has and ``X`` with its column indices renumbered among them
     (:class:`Rows`, ``len(words)`` columns, at least 1)."""
-    seen = np.zeros(X.shape[1], dtype=bool)
-    seen[X.indices] = True
-    words = np.flatnonzero(seen)
-    local = np.cumsum(seen, dtype=X.indices.dtype) - 1
-    return words, Rows(X.data, local[X.indices], X.indptr, (X.shape[0], max(len(words), 1)))
+    local = np.empty_like(X.indices)
+    words = _renumber(X.indices, X.shape[1], local)
+    return words, Rows(X.data, local, X.indptr, (X.shape[0], max(len(words), 1)))
+
+
+@jit
+def _renumber(indices, n_features, local):
+    """The sorted distinct values of ``indices`` (< ``n_features``); ``local[j]``
+    receives the position of ``indices[j]`` among them."""
+    seen = np.zeros(n_features, dtype=np.bool_)
+    for j in range(indices.shape[0]):
+        seen[indices[j]] = True
+    position = np.empty(n_features, dtype=np.int64)
+    count = 0
+    for w in range(n_features):
+        position[w] = count
+        count += seen[w]
+    words = np.empty(count, dtype=np.int64)
+    for w in range(n_features):
+        if seen[w]:
+            words[position[w]] = w
+    for j in range(indices.shape[0]):
+        local[j] = position[indices[j]]
+    return words
 
 
 def documents_bound(stats):
