@@ -27,10 +27,13 @@ def _problem(seed, n_features=5, n_components=7, empty=(), dirichlet_process=Tru
 
 
 @pytest.mark.parametrize("dirichlet_process", [True, False])
-@pytest.mark.parametrize("empty", [(), (0, 3), (6,)])
+@pytest.mark.parametrize(("n_components", "empty"), [(7, ()), (7, (0, 3)), (7, (6,)), (1, ())])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_diag_state_equals_the_numpy_update_coefficients_and_kl(seed, empty, dirichlet_process):
-    stats, prior = _problem(seed, empty=empty, dirichlet_process=dirichlet_process)
+def test_diag_state_equals_the_numpy_update_coefficients_and_kl(
+    seed, n_components, empty, dirichlet_process
+):
+    stats, prior = _problem(seed, n_components=n_components, empty=empty,
+                            dirichlet_process=dirichlet_process)  # fmt: skip
     post = kern.update(stats, prior)
     coef = kern.coefficients(post, prior)
     kl_w, kl_g = kern.kl_weights(post, prior), kern.kl_gauss(post, prior)
