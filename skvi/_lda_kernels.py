@@ -231,26 +231,12 @@ def topic_tables(components, words):
     _log_beta_parts(components, words, y, e_log_beta, y_total, psi_total)
     e_log_beta += np.log(y, out=y)
     psi_total += np.log(y_total)
-    shift, exp_topic_word = np.empty(n_cols), np.empty((n_cols, n_comp))
-    _shifted_word_major(e_log_beta, psi_total, shift, exp_topic_word)
+    e_log_beta -= psi_total[:, None]
+    shift = e_log_beta.max(axis=0) if n_cols else np.empty(0)
+    exp_topic_word = np.empty((n_cols, n_comp))
+    np.subtract(e_log_beta.T, shift[:, None], out=exp_topic_word)
     np.exp(exp_topic_word, out=exp_topic_word)
     return e_log_beta, exp_topic_word, shift, exp_topic_word.astype(np.float32)
-
-
-@jit
-def _shifted_word_major(e_log_beta, psi_total, shift, out):
-    """``e_log_beta[k] -= psi_total[k]`` (in place), then ``shift[w] = max_k
-    e_log_beta[k, w]`` and ``out[w, k] = e_log_beta[k, w] - shift[w]`` (vocabulary-major)."""
-    n_comp, n_cols = e_log_beta.shape
-    shift[:] = -np.inf
-    for k in range(n_comp):
-        row, p = e_log_beta[k], psi_total[k]
-        for i in range(n_cols):
-            row[i] -= p
-            shift[i] = max(shift[i], row[i])
-    for i in range(n_cols):
-        for k in range(n_comp):
-            out[i, k] = e_log_beta[k, i] - shift[i]
 
 
 def topic_kl(components, e_log_beta, eta):
