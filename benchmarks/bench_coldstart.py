@@ -1,10 +1,11 @@
 """Cold start: ``import skvi`` and the first ``fit`` of each estimator in a fresh process.
 
 Each measurement is a new Python process (``python -c``), so nothing is imported or
-compiled before it starts. For every estimator, one process runs with an empty Numba
-cache (``NUMBA_CACHE_DIR`` a new temporary directory: every kernel is compiled), then
-``repeats`` processes run with the cache that first process filled (the kernels are
-loaded from disk). Each process reports
+compiled before it starts. For every estimator, ``repeats`` processes run each with its
+own empty Numba cache (``NUMBA_CACHE_DIR`` a new temporary directory: every kernel is
+compiled; the medians are reported, a compilation of a few seconds being as exposed to a
+busy machine as any timing), then ``repeats`` processes run with the cache that the first
+of them filled (the kernels are loaded from disk). Each process reports
 
 ``import_skvi_s``
     ``import skvi`` (the estimators are loaded on first use, so this loads no
@@ -124,21 +125,24 @@ def run(quick=False, repeats=None):
     repeats = repeats or (1 if quick else 3)
     cases = []
     for name in CASES:
-        cache_dir = tempfile.mkdtemp(prefix="skvi-numba-cache-")
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+        cache_dirs = [tempfile.mkdtemp(prefix="skvi-numba-cache-") for _ in range(repeats)]
         try:
-            log(f"coldstart: {name}, empty Numba cache")
-            cold = _child(name, env)
+            cold = []
+            for i, cache_dir in enumerate(cache_dirs):
+                log(f"coldstart: {name}, empty Numba cache ({i + 1}/{repeats})")
+                cold.append(_child(name, dict(os.environ, NUMBA_CACHE_DIR=cache_dir)))
             warm = []
             for i in range(repeats):
                 log(f"coldstart: {name}, warm cache ({i + 1}/{repeats})")
-                warm.append(_child(name, env))
+                warm.append(_child(name, dict(os.environ, NUMBA_CACHE_DIR=cache_dirs[0])))
         finally:
-            shutil.rmtree(cache_dir, ignore_errors=True)
+            for cache_dir in cache_dirs:
+                shutil.rmtree(cache_dir, ignore_errors=True)
         cases.append(
             {
                 "estimator": name,
-                "cold": cold,
+                "cold_runs": cold,
+                "cold": {k: median([c[k] for c in cold]) for k in cold[0]},
                 "warm": warm,
                 "warm_median": {k: median([w[k] for w in warm]) for k in warm[0]},
             }
@@ -213,7 +217,7 @@ def markdown(report):
     rows = []
     for case in report["cases"]:
         for label, r in [
-            ("empty", case["cold"]),
+            (f"empty (median of {len(case.get('cold_runs', [0]))})", case["cold"]),
             (f"warm (median of {len(case['warm'])})", case["warm_median"]),
         ]:
             rows.append(
@@ -230,7 +234,8 @@ def markdown(report):
     out = [
         "Each row: fresh Python processes (`python -c`), the estimator imported and fitted "
         "once on a small data set, then fitted again. Numba cache: empty (a new "
-        "`NUMBA_CACHE_DIR`) or filled by the empty-cache run. The demo: the wall time of "
+        "`NUMBA_CACHE_DIR` per process) or filled by the first empty-cache run. The demo: "
+        "the wall time of "
         "`python -m skvi.demo` in a fresh process, with an empty Numba cache (first run) "
         "and with the cache the first run filled (second run).\n",
         markdown_targets(report),
