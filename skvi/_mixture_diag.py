@@ -15,24 +15,12 @@ import math
 
 import numpy as np
 
-from ._jit import jit, jit_inline
+from ._jit import jit
 from ._special import digamma
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _LOG_2 = math.log(2.0)
 _TINY = np.finfo(np.float64).tiny
-
-
-@jit_inline
-def _log_beta_norm(a, b):
-    """``ln Gamma(a + b) - ln Gamma(a) - ln Gamma(b)``."""
-    return math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-
-
-@jit_inline
-def _log_gamma_norm(shape, rate):
-    """``shape ln rate - ln Gamma(shape)``."""
-    return shape * math.log(rate) - math.lgamma(shape)
 
 
 @jit
@@ -80,8 +68,8 @@ def diag_posterior(moments, beta0, nu0, m0, c0, reg, alpha0, dirichlet_process):
     coef = np.empty((1 + 2 * d, n_comp))
     kl = 0.0
     log_norm0 = 0.0  # sum_j of the prior Gamma's log normaliser
-    for j in range(d):
-        log_norm0 += _log_gamma_norm(0.5 * nu0, 0.5 * c0[j])
+    for j in range(d):  # ln(b^a / Gamma(a)) of Gam(nu0 / 2, c0_j / 2)
+        log_norm0 += 0.5 * nu0 * math.log(0.5 * c0[j]) - math.lgamma(0.5 * nu0)
     half_nu0 = 0.5 * nu0
     for k in range(n_comp):
         nk = moments[0, k]
@@ -131,7 +119,8 @@ def diag_posterior(moments, beta0, nu0, m0, c0, reg, alpha0, dirichlet_process):
             stick_b[k] = alpha0 + tail if k < n_comp - 1 else 0.0
             tail += moments[0, k]
         rest, e_log_rest = 1.0, 0.0
-        log_norm_prior = _log_beta_norm(1.0, alpha0)
+        # ln Gamma(a + b) - ln Gamma(a) - ln Gamma(b) of Beta(1, alpha0)
+        log_norm_prior = math.lgamma(1.0 + alpha0) - math.lgamma(alpha0)
         for k in range(n_comp):
             a, bk = concentration[k], stick_b[k]
             v = a / (a + bk)
@@ -142,7 +131,8 @@ def diag_posterior(moments, beta0, nu0, m0, c0, reg, alpha0, dirichlet_process):
                 psi_ab = digamma(a + bk)
                 e_log_v = digamma(a) - psi_ab
                 e_log_1mv = digamma(bk) - psi_ab
-                kl += (_log_beta_norm(a, bk) - log_norm_prior + (a - 1.0) * e_log_v
+                log_norm = math.lgamma(a + bk) - math.lgamma(a) - math.lgamma(bk)
+                kl += (log_norm - log_norm_prior + (a - 1.0) * e_log_v
                        + (bk - alpha0) * e_log_1mv)  # fmt: skip
             coef[0, k] += e_log_v + e_log_rest
             e_log_rest += e_log_1mv
