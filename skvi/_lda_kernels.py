@@ -453,7 +453,8 @@ def _e_step(indptr, indices, data, exp_topic_word, table, word_shift, alpha, alp
             elt_b):  # fmt: skip
     """The blocks of :func:`e_step` in parallel (block ``b``: :func:`_e_step_block` into
     ``blocks[b]``, ``terms_b[b]``, ``elt_b[b]``); then, unless documents are left to
-    ``mode=REFINE``, ``blocks`` summed in block order (in parallel over the vocabulary).
+    ``mode=REFINE``, ``blocks`` summed in block order (:func:`_sum_blocks`; in parallel over
+    the vocabulary above :data:`SERIAL_SUM_CELLS` cells).
     Returns that sum, or an array with no rows if documents are left."""
     n_docs = indptr.shape[0] - 1
     nb, n_words, n_comp = blocks.shape
