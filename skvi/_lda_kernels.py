@@ -483,13 +483,19 @@ def _e_step(indptr, indices, data, exp_topic_word, table, word_shift, alpha, alp
 
 @jit
 def _sum_blocks(blocks, stats, lo, hi):
-    """``stats[w] = sum_b blocks[b, w]`` for ``lo <= w < hi``, adding the blocks in order."""
+    """``stats[w] = sum_b blocks[b, w]`` for ``lo <= w < hi``, adding the blocks in order,
+    as ``blocks.sum(axis=0)`` does. The loop over blocks is the outer one: a loop over
+    ``b`` inside would be a reduction that the ``reassoc`` flag lets the compiler reorder
+    (pairwise, by the CPU's vector width), so its last bits would depend on the machine
+    and differ from the serial path's NumPy sum."""
+    n_comp = stats.shape[1]
     for w in range(lo, hi):
-        for k in range(stats.shape[1]):
-            total = 0.0
-            for b in range(blocks.shape[0]):
-                total += blocks[b, w, k]
-            stats[w, k] = total
+        for k in range(n_comp):
+            stats[w, k] = blocks[0, w, k]
+    for b in range(1, blocks.shape[0]):
+        for w in range(lo, hi):
+            for k in range(n_comp):
+                stats[w, k] += blocks[b, w, k]
 
 
 @functools.lru_cache(maxsize=8)
@@ -1058,12 +1064,12 @@ def stochastic_update_topics(stats, topics, prior, rho, scale):
     return make_topics(step_components(lam, words, stats.topic_word, rho, prior.eta, scale))
 
 
-def update_alpha(alpha, e_log_theta_mean, rho=1.0, polish=False):
+def update_alpha(alpha, e_log_theta_mean, rho=1.0):
     r"""Minka's fixed point for the Dirichlet prior of the documents,
     :math:`\alpha_k \leftarrow \psi^{-1}(\psi(\sum_j \alpha_j) + \overline{\mathbb
     E\ln\theta_k})`, iterated to convergence: the maximiser of the ELBO over
-    :math:`\alpha` (Minka 2000, eq. 9). Stochastic: a step ``rho`` towards it.
-    ``polish``: end with :func:`_polish_alpha` (batch passes)."""
+    :math:`\alpha` (Minka 2000, eq. 9), ended by :func:`_polish_alpha`. Stochastic: a step
+    ``rho`` towards it."""
     new_alpha = alpha.copy()
     for _ in range(1000):
         psi_total = digamma(new_alpha.sum())
@@ -1072,8 +1078,7 @@ def update_alpha(alpha, e_log_theta_mean, rho=1.0, polish=False):
         new_alpha = new
         if done:
             break
-    if polish:
-        new_alpha = _polish_alpha(new_alpha, e_log_theta_mean)
+    new_alpha = _polish_alpha(new_alpha, e_log_theta_mean)
     return (1 - rho) * alpha + rho * new_alpha
 
 
@@ -1095,13 +1100,15 @@ def _polish_alpha(alpha, e_log_theta_mean):
     return new if np.all(np.isfinite(new)) and np.all(new > 0) else alpha
 
 
-def update_eta(eta, topics, rho=1.0, polish=False):
+def update_eta(eta, topics, rho=1.0):
     r"""Maximise the ELBO over the symmetric topic-word prior:
     :math:`f(\eta) = K[\ln\Gamma(V\eta) - V\ln\Gamma(\eta)] + (\eta - 1)\sum_{kw}
     \mathbb E\ln\beta_{kw}`, concave in :math:`\eta`; damped Newton steps in
-    :math:`\ln\eta` that never lower :math:`f`. Stochastic: a step ``rho`` towards it.
-    ``polish``: end with one more Newton step (batch passes), which lands at float64's
-    resolution whatever the iteration at which the steps stopped."""
+    :math:`\ln\eta` that never lower :math:`f`, then one more Newton step, which lands at
+    float64's resolution whatever the iteration at which the steps stopped (where ``f``
+    is flat to rounding, the damped steps stop anywhere within about ``1e-8`` of the
+    maximiser, depending on the last bits of the statistics: the order of their sums, on
+    Dask or in memory). Stochastic: a step ``rho`` towards the maximiser."""
     n_topics, n_words = topics.components.shape
     total = float(topics.e_log_beta.sum())
 
@@ -1126,22 +1133,21 @@ def update_eta(eta, topics, rho=1.0, polish=False):
             break
         t += step
         value = objective(t)
-    if polish:  # a last Newton step, from within 1e-12 of the optimum: float64's resolution
-        g, h = newton(t)
-        if h < 0 and abs(g / h) <= 1e-6:
-            t -= g / h
+    g, h = newton(t)  # a last Newton step, from near the optimum: float64's resolution
+    if h < 0 and abs(g / h) <= 1e-6:
+        t -= g / h
     return (1 - rho) * eta + rho * float(np.exp(t))
 
 
-def update_prior(stats, topics, prior, learn_alpha, learn_eta, rho=1.0, polish=False):
+def update_prior(stats, topics, prior, learn_alpha, learn_eta, rho=1.0):
     """Empirical Bayes: the learned priors after the topics ``topics`` were updated from
     ``stats`` (:func:`update_alpha` from the mean ``E ln theta`` of the non-empty documents,
-    then :func:`update_eta`); a prior not learned is kept. ``polish``: see those."""
+    then :func:`update_eta`); a prior not learned is kept."""
     alpha, eta = prior
     if learn_alpha and stats.n_docs > 0:
-        alpha = update_alpha(alpha, stats.e_log_theta_sum / stats.n_docs, rho, polish)
+        alpha = update_alpha(alpha, stats.e_log_theta_sum / stats.n_docs, rho)
     if learn_eta:
-        eta = update_eta(eta, topics, rho, polish)
+        eta = update_eta(eta, topics, rho)
     return LDAPrior(alpha, eta)
 
 
@@ -1204,7 +1210,7 @@ def batch_update(stats, state, gamma, learn_alpha, learn_eta):
     """The end of a batch pass from the corpus's statistics ``stats`` under ``state``:
     the topics, the learned priors, the new state (documents ``gamma``) and its ELBO."""
     topics = update_topics(stats, state.prior)
-    prior = update_prior(stats, topics, state.prior, learn_alpha, learn_eta, polish=True)
+    prior = update_prior(stats, topics, state.prior, learn_alpha, learn_eta)
     alpha_before = state.prior.alpha if learn_alpha else None
     bound = elbo(stats, topics, prior, stats_topics=state.topics, stats_alpha=alpha_before)
     new = state._replace(topics=topics, prior=prior, gamma=gamma, bound=bound,

@@ -338,8 +338,12 @@ def test_elbo_after_an_estep_is_the_log_normaliser_minus_the_kl_terms(covariance
         - kern.kl_gauss(state.posterior, prior)
     )
     assert_allclose(kern.elbo(stats, state.posterior, prior), expected, rtol=1e-10)
-    assert kern.elbo(stats, state.posterior, prior, coef=state.coef) == kern.elbo(
-        stats, state.posterior, prior
+    # the state's coefficients (for 'diag' from the compiled diag_posterior) against
+    # NumPy's: equal up to the last bits, which differ with the CPU's vector width
+    assert_allclose(
+        kern.elbo(stats, state.posterior, prior, coef=state.coef),
+        kern.elbo(stats, state.posterior, prior),
+        rtol=1e-14,
     )
 
 

@@ -99,6 +99,33 @@ def test_kernel_and_gram_posteriors_agree():
     assert_allclose(r, y - Z @ ref_m, rtol=1e-8, atol=1e-12)
 
 
+def test_kernel_form_with_the_intercept_column_of_a_wide_design():
+    # Student-t noise with more coefficients than samples: Z = [X - xbar, 1] in the
+    # Woodbury form, whose K = diag(1/beta) + Z Pi^-1 Z^T carries the intercept's vague
+    # prior (INTERCEPT_PRIOR) as a ones-direction of size n / INTERCEPT_PRIOR: K's
+    # condition number is above 1e8 here (15 copies of 3 columns, 30 samples): its
+    # ln|Sigma| is within 1e-9 of itself (and diag(Sigma) within 1e-6), not within
+    # round-off as the Gram form's is. The ELBO tolerance of tests/test_inputs.py's
+    # 'n_features>n_samples' Student-t cases comes from this bound.
+    rng = np.random.RandomState(0)
+    x = rng.randn(30, 3)
+    X = np.hstack([x] * 15)
+    Z = np.hstack([X - X.mean(axis=0), np.ones((30, 1))])
+    beta = 15.0 * rng.gamma(50.0, 1.0 / 50.0, 30)
+    prior = np.r_[np.full(45, 8.5), kern.INTERCEPT_PRIOR]
+    y = x @ [1.0, -2.0, 0.5] + 0.1 * rng.randn(30)
+    P = (Z.T * beta) @ Z + np.diag(prior)
+    mpmath.mp.dps = 40
+    exact = -float(mpmath.log(mpmath.det(mpmath.matrix(P.tolist()))))
+    assert np.linalg.cond((Z / prior) @ Z.T + np.diag(1.0 / beta)) > 1e8
+    m, diag, logdet, *_ = kern.posterior_kernel(Z, beta, y, prior)
+    m2, _, diag2, logdet2 = kern.posterior_gram((Z.T * beta) @ Z, Z.T @ (beta * y), prior)
+    assert_allclose(logdet2, exact, rtol=1e-14)
+    assert_allclose(logdet, exact, rtol=1e-9)
+    assert_allclose(diag, diag2, rtol=1e-6)
+    assert_allclose(m, m2, rtol=1e-6, atol=1e-8)
+
+
 def test_df_update_maximises_the_collapsed_objective():
     rng = np.random.RandomState(19)
     c = stats.t.rvs(3.0, size=2000, random_state=rng) ** 2
