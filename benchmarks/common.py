@@ -109,6 +109,7 @@ def machine_info():
         "platform": platform.platform(),
         "machine": platform.machine(),
         "processor": platform.processor() or None,
+        **_cpu_model(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": numpy.__version__,
@@ -126,6 +127,29 @@ def machine_info():
     }
 
 
+#: The vector instruction sets that decide the kernels' and BLAS's speed (and the last
+#: bits of reductions the compiler vectorises): a run on an AVX-512 CPU and one on an
+#: AVX2 CPU are not comparable in absolute seconds.
+_SIMD_FLAGS = ("avx2", "fma", "avx512f")
+
+
+def _cpu_model():
+    """``{"cpu_model", "cpu_simd"}`` from ``/proc/cpuinfo`` (Linux; ``None`` elsewhere)."""
+    model, flags = None, set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model is None:
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    simd = [flag for flag in _SIMD_FLAGS if flag in flags] if flags else None
+    return {"cpu_model": model, "cpu_simd": simd}
+
+
 def machine_summary(info):
     """One-paragraph markdown summary of :func:`machine_info`."""
     pools = ", ".join(
@@ -140,6 +164,8 @@ def machine_summary(info):
         load_txt += " at start; " + " / ".join(f"{x:.2f}" for x in end_load) + " at end"
     return (
         f"- Platform: {info['platform']}, {info['cpu_count']} CPUs, Python {info['python']}\n"
+        f"- CPU: {info.get('cpu_model') or 'n/a'} "
+        f"({', '.join(info.get('cpu_simd') or []) or 'vector extensions n/a'})\n"
         f"- numpy {info['numpy']}, scipy {info['scipy']}, scikit-learn {info['sklearn']}, "
         f"numba {info['numba']}, skvi {info['skvi']} (git {info['skvi_git']})\n"
         f"- Thread pools: {pools}\n"
