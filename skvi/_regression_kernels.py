@@ -39,9 +39,8 @@ noise the weights are the sample weights and the statistics are formed once
 iteration: :math:`q(\tau)` and :math:`\nu` from the residuals of the current
 :math:`q(w, b)` (:func:`residual_pass`), then the statistics under the new weights
 :math:`d_n = s_n\mathbb E[\tau_n]` (:func:`weighted_gram`, the sums of
-:class:`TauSummary`). With fewer samples than coefficients, above
-:data:`STUDENT_T_WOODBURY_ABOVE` coefficients, the Woodbury form works on the rows
-themselves (:class:`KernelStats`), not on sums.
+:class:`TauSummary`). With fewer samples than coefficients the Woodbury form works on
+the rows themselves (:class:`KernelStats`), not on sums.
 
 **Update** (the M-step, from statistics and prior to the posterior):
 :func:`ridge_posterior` and :func:`target_posterior` (:math:`q(w, b)` given the
@@ -101,15 +100,6 @@ from ._special import (
 #: :math:`b \mid \alpha \sim \mathcal N(\bar y, (\kappa_0\alpha)^{-1})`. The prior standard
 #: deviation is 1000 noise standard deviations around the weighted mean of ``y``.
 INTERCEPT_PRIOR = 1e-6
-
-#: Student-t noise with fewer samples than coefficients: the Woodbury form (on the
-#: n x n matrix :math:`K = \mathrm{diag}(1/\beta) + Z\Pi^{-1}Z^\top`) only above this many
-#: coefficients, the Gram form (a p x p Cholesky factorisation per iteration) up to it.
-#: With an intercept, K holds its vague prior as a direction of size
-#: ``n / INTERCEPT_PRIOR``: K's condition number exceeds 1e8 and its ln|Sigma| is only
-#: within about 1e-9 of itself, where the Gram form's is within round-off
-#: (``tests/test_regression_kernels.py``).
-STUDENT_T_WOODBURY_ABOVE = 512
 
 #: Range of the learned degrees of freedom of the Student-t noise, and its starting value.
 DF_RANGE = (0.1, 1e4)
@@ -339,8 +329,7 @@ class RegressionData:
 
     Student-t noise: the Gram matrix changes every iteration; the updates pass over
     ``X`` (Gram form), or use the centred ``Z = [X - xbar, 1]`` in the Woodbury form
-    when there are fewer samples than coefficients and more than
-    :data:`STUDENT_T_WOODBURY_ABOVE` coefficients.
+    when there are fewer samples than features.
     """
 
     def __init__(self, X, Y, s, fit_intercept, noise, prior):
@@ -365,9 +354,8 @@ class RegressionData:
             self.y_offset = np.zeros(self.n_targets)
         self.Yc = Y - self.y_offset
         self.y_ss = np.einsum("n,nt->t", s, self.Yc**2)  # for the starting alpha
-        # the kernel forms when the joint design [X - xbar, 1] (Student-t; and only above
-        # STUDENT_T_WOODBURY_ABOVE coefficients) or the centred X (Gaussian: q(b) is
-        # separate) has more columns than rows
+        # the Woodbury form when the joint design [X - xbar, 1] (Student-t) or the centred
+        # X (Gaussian: q(b) is separate) has more columns than rows
         wide = self.n_samples < (self.p if self.joint_intercept else d)
         Xc = None
         if wide:
@@ -379,7 +367,7 @@ class RegressionData:
             self.col_ss = s @ (Xc * Xc)
         self.x_offset = x_offset
         if student:
-            self.kernel = wide and self.p > STUDENT_T_WOODBURY_ABOVE
+            self.kernel = wide
             if self.kernel:
                 ones = np.ones((self.n_samples, 1))
                 self.Z = np.hstack([Xc, ones]) if self.joint_intercept else Xc

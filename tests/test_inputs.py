@@ -611,6 +611,7 @@ def _recovers_coefficients(est, outs, inputs):
 
 
 MIXED_SCALE_ELBO_RTOL = 1e-7
+WIDE_STUDENT_T_ELBO_RTOL = 1e-9
 
 
 def _mixed_scale_data(b):
@@ -684,7 +685,18 @@ def _regressor_cases():
                 OK,
                 (),
             ),
-            ("n_features>n_samples", lambda b: {"X": np.hstack([b["X"]] * 15)}, OK, ()),
+            (
+                "n_features>n_samples",
+                lambda b: {"X": np.hstack([b["X"]] * 15)},
+                OK,
+                (),
+                {},
+                None,
+                # Student-t: the Woodbury form, whose ln|Sigma| is within 1e-9 of itself
+                # on this design (tests/test_regression_kernels.py, the wide design's
+                # test): the bound of ~24 nats rounds at ~1e-8 (drops of 7e-9 seen)
+                WIDE_STUDENT_T_ELBO_RTOL if noise == "student_t" else ic.ELBO_RTOL,
+            ),
             ("max_iter=0", None, OK, (), {"max_iter": 0}, _first_sweep_does_not_lower),
             *_weight_classes(),
             *[

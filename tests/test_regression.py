@@ -18,7 +18,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skvi import VariationalEMRegressor
-from skvi import _regression_kernels as kern
 from skvi import regression as reg
 from skvi._special import log_gamma_norm
 
@@ -312,17 +311,10 @@ def test_two_dimensional_y_is_independent_fits(options):
 
 
 # ------------------------------------------------------------- weights
-@pytest.mark.parametrize(
-    "options, woodbury",
-    [(o, False) for o in OPTIONS] + [(o, True) for o in OPTIONS if o["noise"] == "student_t"],
-    ids=lambda v: "-".join(v.values()) if isinstance(v, dict) else ("woodbury" if v else ""),
-)
-def test_sample_weights_are_repeated_samples(options, woodbury, monkeypatch):
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(o.values()))
+def test_sample_weights_are_repeated_samples(options):
     """Integer weights equal repeated rows, here across the kernel path (8 distinct rows,
-    10 features) and the Gram path (16 rows); zero weights equal removed rows. Student-t
-    noise takes its Woodbury form with so few coefficients only when told to."""
-    if woodbury:
-        monkeypatch.setattr(kern, "STUDENT_T_WOODBURY_ABOVE", 0)
+    10 features) and the Gram path (16 rows); zero weights equal removed rows."""
     rng = np.random.RandomState(13)
     X = rng.randn(10, 10)
     y = X[:, 0] - X[:, 1] + 0.3 * rng.randn(10)
