@@ -115,8 +115,8 @@ def test_kernel_form_with_the_intercept_column_of_a_wide_design():
     prior = np.r_[np.full(45, 8.5), kern.INTERCEPT_PRIOR]
     y = x @ [1.0, -2.0, 0.5] + 0.1 * rng.randn(30)
     P = (Z.T * beta) @ Z + np.diag(prior)
-    mpmath.mp.dps = 40
-    exact = -float(mpmath.log(mpmath.det(mpmath.matrix(P.tolist()))))
+    with mpmath.workdps(40):
+        exact = -float(mpmath.log(mpmath.det(mpmath.matrix(P.tolist()))))
     assert np.linalg.cond((Z / prior) @ Z.T + np.diag(1.0 / beta)) > 1e8
     m, diag, logdet, *_ = kern.posterior_kernel(Z, beta, y, prior)
     m2, _, diag2, logdet2 = kern.posterior_gram((Z.T * beta) @ Z, Z.T @ (beta * y), prior)
